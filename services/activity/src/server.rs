@@ -1,0 +1,70 @@
+//! Wiring of the activity service: database, gRPC services, the outbox relay to scoring.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use leadflow_kit::config::ServiceConfig;
+use leadflow_kit::outbox::{OutboxWaker, Relay};
+use leadflow_kit::server::{ServiceParts, run_service};
+use leadflow_proto::activity::activity_events_service_server::ActivityEventsServiceServer;
+use leadflow_proto::activity::activity_service_server::ActivityServiceServer;
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::Endpoint;
+
+use crate::api::{ActivityApi, ActivityEventsApi};
+use crate::events::{SCORING, ScoringSink};
+use crate::migration::Migrator;
+
+/// Binds the configured address and serves until SIGTERM or SIGINT.
+pub async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to bind {}", config.listen))?;
+    run(config, listener, leadflow_kit::server::shutdown_signal()).await
+}
+
+/// Applies pending migrations and returns.
+pub async fn migrate(config: ServiceConfig) -> anyhow::Result<()> {
+    let db = leadflow_kit::db::connect(&config.database_url).await?;
+    Migrator::up(&db, None).await.context("failed to apply activity migrations")?;
+    tracing::info!("activity database migrated");
+    Ok(())
+}
+
+/// Serves on an already bound listener until `shutdown` completes. Tests pass a listener on
+/// port 0 and a oneshot receiver.
+pub async fn run(
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = leadflow_kit::db::connect(&config.database_url).await?;
+    let waker = OutboxWaker::new();
+
+    let routes = Routes::new(ActivityServiceServer::new(ActivityApi::new(db.clone(), waker.clone())))
+        .add_service(ActivityEventsServiceServer::new(ActivityEventsApi::new(db.clone())));
+
+    let scoring = Endpoint::from_shared(config.scoring_url.clone())
+        .with_context(|| format!("invalid scoring_url {:?}", config.scoring_url))?
+        .connect_lazy();
+    let relay = Relay::new(
+        db.clone(),
+        SCORING,
+        Arc::new(ScoringSink::new(scoring)),
+        waker.subscribe(),
+        config.relay.to_relay_config(),
+    );
+
+    let parts = ServiceParts {
+        domain: crate::DOMAIN,
+        health_names: vec!["leadflow.activity.v1.ActivityService", "leadflow.activity.v1.ActivityEventsService"],
+        routes,
+        db,
+        relays: vec![relay],
+        shutdown_timeout: config.shutdown_timeout(),
+    };
+    run_service::<Migrator>(parts, listener, shutdown).await
+}

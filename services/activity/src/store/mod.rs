@@ -1,0 +1,143 @@
+//! Reads and writes of the activity database. Every function takes a connection or a
+//! transaction, so callers decide the transaction boundaries.
+
+pub mod entity;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::domain::LeadRef;
+pub use entity::{activity, lead};
+
+/// Finds a lead by id, e-mail address or external id.
+pub async fn find_lead<C: ConnectionTrait>(db: &C, key: &LeadRef) -> Result<Option<lead::Model>, DbErr> {
+    let query = lead::Entity::find();
+    let query = match key {
+        LeadRef::Id(id) => query.filter(lead::Column::Id.eq(*id)),
+        LeadRef::Email(email) => query.filter(lead::Column::Email.eq(email.as_str())),
+        LeadRef::ExternalId(id) => query.filter(lead::Column::ExternalId.eq(id.as_str())),
+    };
+    query.one(db).await
+}
+
+/// Inserts a lead.
+pub async fn insert_lead<C: ConnectionTrait>(db: &C, model: lead::Model) -> Result<lead::Model, DbErr> {
+    let row = lead::ActiveModel {
+        id: Set(model.id),
+        email: Set(model.email),
+        external_id: Set(model.external_id),
+        source: Set(model.source),
+        campaign: Set(model.campaign),
+        attributes: Set(model.attributes),
+        lifecycle_stage: Set(model.lifecycle_stage),
+        outcome: Set(model.outcome),
+        create_time: Set(model.create_time),
+        update_time: Set(model.update_time),
+    };
+    row.insert(db).await
+}
+
+/// Writes every mutable column of a lead.
+pub async fn update_lead<C: ConnectionTrait>(db: &C, model: &lead::Model) -> Result<(), DbErr> {
+    lead::Entity::update_many()
+        .col_expr(lead::Column::Email, Expr::value(model.email.clone()))
+        .col_expr(lead::Column::ExternalId, Expr::value(model.external_id.clone()))
+        .col_expr(lead::Column::Source, Expr::value(model.source.clone()))
+        .col_expr(lead::Column::Campaign, Expr::value(model.campaign.clone()))
+        .col_expr(lead::Column::Attributes, Expr::value(model.attributes.clone()))
+        .col_expr(lead::Column::LifecycleStage, Expr::value(model.lifecycle_stage.clone()))
+        .col_expr(lead::Column::Outcome, Expr::value(model.outcome.clone()))
+        .col_expr(lead::Column::UpdateTime, Expr::value(model.update_time))
+        .filter(lead::Column::Id.eq(model.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Finds an activity by its idempotency key.
+pub async fn find_activity_by_key<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<activity::Model>, DbErr> {
+    activity::Entity::find().filter(activity::Column::IdempotencyKey.eq(key)).one(db).await
+}
+
+/// Inserts an activity.
+pub async fn insert_activity<C: ConnectionTrait>(db: &C, model: activity::Model) -> Result<activity::Model, DbErr> {
+    let row = activity::ActiveModel {
+        id: Set(model.id),
+        lead_id: Set(model.lead_id),
+        activity_type: Set(model.activity_type),
+        occurred_at: Set(model.occurred_at),
+        properties: Set(model.properties),
+        idempotency_key: Set(model.idempotency_key),
+        record_time: Set(model.record_time),
+    };
+    row.insert(db).await
+}
+
+/// Lists leads newest first, after the lead `after` when given. UUIDv7 ids sort by creation
+/// time, so the id alone is the keyset.
+pub async fn list_leads<C: ConnectionTrait>(db: &C, after: Option<Uuid>, limit: u64) -> Result<Vec<lead::Model>, DbErr> {
+    let mut query = lead::Entity::find().order_by_desc(lead::Column::Id).limit(limit);
+    if let Some(after) = after {
+        query = query.filter(lead::Column::Id.lt(after));
+    }
+    query.all(db).await
+}
+
+/// Lists a lead's activities by `occurred_at`, then id, after the given position.
+pub async fn list_activities<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> Result<Vec<activity::Model>, DbErr> {
+    let mut query = activity::Entity::find()
+        .filter(activity::Column::LeadId.eq(lead_id))
+        .order_by_asc(activity::Column::OccurredAt)
+        .order_by_asc(activity::Column::Id)
+        .limit(limit);
+    if let Some((occurred_at, id)) = after {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(activity::Column::OccurredAt.gt(occurred_at))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(activity::Column::OccurredAt.eq(occurred_at))
+                        .add(activity::Column::Id.gt(id)),
+                ),
+        );
+    }
+    query.all(db).await
+}
+
+/// Reads a JSON object of strings as a map; other JSON values read as empty.
+pub fn json_to_map(value: &serde_json::Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter_map(|(key, value)| value.as_str().map(|text| (key.clone(), text.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes a map as a JSON object of strings.
+pub fn map_to_json(map: &BTreeMap<String, String>) -> serde_json::Value {
+    serde_json::Value::Object(
+        map.iter().map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone()))).collect(),
+    )
+}
+
+/// Returns true when a database error is a unique-key violation, which concurrent inserts of
+/// the same lead or idempotency key produce.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,114 @@
+//! Settings of a service, layered: built-in defaults, then an optional TOML file, then
+//! `LEADFLOW_*` environment variables (nested keys with `__`, for example
+//! `LEADFLOW_RELAY__BATCH_SIZE`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::outbox::RelayConfig;
+
+/// Settings of one service process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address the gRPC server listens on.
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
+    pub database_url: String,
+    /// URL of the activity service, for services that send it events.
+    pub activity_url: String,
+    /// URL of the scoring service.
+    pub scoring_url: String,
+    /// URL of the qualification service.
+    pub qualification_url: String,
+    /// Seconds that in-flight calls get to finish after SIGTERM or SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Outbox relay settings.
+    pub relay: RelaySettings,
+}
+
+/// Outbox relay settings as configured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySettings {
+    /// Most events per delivery call.
+    pub batch_size: u64,
+    /// Deadline of one delivery call, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// First retry delay, in milliseconds.
+    pub initial_backoff_ms: u64,
+    /// Largest retry delay, in milliseconds.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        let defaults = RelayConfig::default();
+        Self {
+            batch_size: defaults.batch_size,
+            call_timeout_ms: defaults.call_timeout.as_millis() as u64,
+            initial_backoff_ms: defaults.initial_backoff.as_millis() as u64,
+            max_backoff_ms: defaults.max_backoff.as_millis() as u64,
+        }
+    }
+}
+
+impl RelaySettings {
+    /// Converts the settings to the relay's own type.
+    pub fn to_relay_config(&self) -> RelayConfig {
+        RelayConfig {
+            batch_size: self.batch_size.max(1),
+            call_timeout: Duration::from_millis(self.call_timeout_ms.max(1)),
+            initial_backoff: Duration::from_millis(self.initial_backoff_ms.max(1)),
+            max_backoff: Duration::from_millis(self.max_backoff_ms.max(1)),
+            ..RelayConfig::default()
+        }
+    }
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: String::new(),
+            activity_url: "http://127.0.0.1:50051".to_owned(),
+            scoring_url: "http://127.0.0.1:50052".to_owned(),
+            qualification_url: "http://127.0.0.1:50053".to_owned(),
+            shutdown_timeout_secs: 20,
+            log_format: "text".to_owned(),
+            relay: RelaySettings::default(),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Loads the settings: `defaults`, then `file` when given, then `LEADFLOW_*` variables.
+    pub fn load(defaults: ServiceConfig, file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(defaults));
+        if let Some(file) = file {
+            if !file.exists() {
+                anyhow::bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("LEADFLOW_").split("__").ignore(&["log", "data_dir"]));
+
+        let config: ServiceConfig = figment.extract()?;
+        if config.database_url.is_empty() {
+            anyhow::bail!("database_url is not set; set LEADFLOW_DATABASE_URL to sqlite://PATH or postgres://…");
+        }
+        Ok(config)
+    }
+
+    /// Returns the shutdown deadline.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}

@@ -1,0 +1,334 @@
+//! Server bootstrap shared by the services: health, reflection, the readiness gate and
+//! graceful shutdown with a deadline.
+//!
+//! Start-up order: bind the port, serve with health NOT_SERVING and the gate closed (calls get
+//! UNAVAILABLE `SERVICE_STARTING`), migrate, then open the gate and report SERVING. On
+//! SIGTERM or SIGINT the gate drains (new calls get UNAVAILABLE `SHUTTING_DOWN`), health turns
+//! NOT_SERVING, in-flight calls finish, and the server is dropped when the deadline passes
+//! even if a client keeps a stream open.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::{Layer, Service};
+
+use crate::errors::{ApiError, Lang, Reason};
+
+const STARTING: u8 = 0;
+const READY: u8 = 1;
+const DRAINING: u8 = 2;
+
+/// Whether a service takes calls: starting, ready or draining.
+#[derive(Clone)]
+pub struct Gate {
+    state: Arc<AtomicU8>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Gate {
+    /// Creates a closed gate: the service is starting.
+    pub fn new() -> Self {
+        Self { state: Arc::new(AtomicU8::new(STARTING)) }
+    }
+
+    /// Lets calls through.
+    pub fn open(&self) {
+        self.state.store(READY, Ordering::SeqCst);
+    }
+
+    /// Rejects new calls from now on, for shutdown.
+    pub fn drain(&self) {
+        self.state.store(DRAINING, Ordering::SeqCst);
+    }
+
+    /// Returns true while calls are let through.
+    pub fn is_open(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == READY
+    }
+
+    fn rejection(&self) -> Option<ApiError> {
+        match self.state.load(Ordering::SeqCst) {
+            READY => None,
+            DRAINING => Some(ApiError::unavailable(
+                Reason::ShuttingDown,
+                "service is shutting down; retry against another instance".to_owned(),
+                Duration::from_millis(500),
+            )),
+            _ => Some(ApiError::unavailable(
+                Reason::ServiceStarting,
+                "service is starting; retry in a moment".to_owned(),
+                Duration::from_millis(500),
+            )),
+        }
+    }
+}
+
+/// Tower layer that answers UNAVAILABLE while the gate is closed. Health and reflection stay
+/// reachable so probes and tools see the state.
+#[derive(Clone)]
+pub struct GateLayer {
+    gate: Gate,
+    domain: &'static str,
+}
+
+impl GateLayer {
+    /// Creates the layer for the service with error domain `domain`.
+    pub fn new(gate: Gate, domain: &'static str) -> Self {
+        Self { gate, domain }
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = GateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GateService { inner, gate: self.gate.clone(), domain: self.domain }
+    }
+}
+
+/// Service produced by [`GateLayer`].
+#[derive(Clone)]
+pub struct GateService<S> {
+    inner: S,
+    gate: Gate,
+    domain: &'static str,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B> Service<http::Request<B>> for GateService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Send,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let always_open = path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.");
+
+        if !always_open {
+            if let Some(error) = self.gate.rejection() {
+                let lang = request
+                    .headers()
+                    .get("accept-language")
+                    .and_then(|value| value.to_str().ok())
+                    .map(Lang::from_accept_language)
+                    .unwrap_or_default();
+                let rpc = path.to_owned();
+                let status = error.into_status(self.domain, &rpc, lang);
+                return Box::pin(async move { Ok(status.into_http()) });
+            }
+        }
+
+        Box::pin(self.inner.call(request))
+    }
+}
+
+/// Builds the reflection services (v1 and v1alpha) over the Leadflow descriptor set.
+pub fn reflection_routes(routes: Routes) -> anyhow::Result<Routes> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(leadflow_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(leadflow_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    Ok(routes.add_service(v1).add_service(v1alpha))
+}
+
+/// Sets every named service and the server as a whole (the empty name) to `status`.
+pub async fn set_health(reporter: &HealthReporter, services: &[&str], status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for service in services {
+        reporter.set_service_status(*service, status).await;
+    }
+}
+
+/// Serves `routes` on `listener` until `shutdown` completes, then drains with a deadline.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    gate: Gate,
+    domain: &'static str,
+    shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let incoming = TcpListenerStream::new(listener);
+    let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
+
+    let server = tonic::transport::Server::builder()
+        .layer(GateLayer::new(gate.clone(), domain))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, async {
+            let _ = stop_receiver.await;
+        });
+    tokio::pin!(server);
+
+    tokio::select! {
+        result = &mut server => return result.map_err(Into::into),
+        _ = shutdown => {}
+    }
+
+    tracing::info!(grace_ms = grace.as_millis() as u64, "draining in-flight calls");
+    gate.drain();
+    let _ = stop_sender.send(());
+
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => {
+            tracing::warn!("shutdown deadline passed; closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM and logs which one arrived.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        _ = interrupt => tracing::info!(signal = "SIGINT", "shutdown requested"),
+        _ = terminate => tracing::info!(signal = "SIGTERM", "shutdown requested"),
+    }
+}
+
+/// What a service hands to [`run_service`].
+pub struct ServiceParts {
+    /// Error domain, for example `activity.leadflow`.
+    pub domain: &'static str,
+    /// Full names of the gRPC services whose health is reported.
+    pub health_names: Vec<&'static str>,
+    /// The service's gRPC routes, without health and reflection.
+    pub routes: Routes,
+    /// The service's database.
+    pub db: sea_orm::DatabaseConnection,
+    /// One relay per destination of the service's outbox.
+    pub relays: Vec<crate::outbox::Relay>,
+    /// Deadline for draining in-flight calls at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+/// Runs a service on `listener` until `shutdown` completes: serve with health NOT_SERVING,
+/// migrate, open the gate, start the relays; at shutdown drain calls, then stop the relays
+/// after their current batch.
+pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
+    parts: ServiceParts,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+
+    let local_addr = listener.local_addr()?;
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_health(&reporter, &parts.health_names, ServingStatus::NotServing).await;
+
+    let routes = reflection_routes(parts.routes.add_service(health_service))?;
+    let gate = Gate::new();
+    let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        routes,
+        gate.clone(),
+        parts.domain,
+        async {
+            let _ = server_stopped.await;
+        },
+        parts.shutdown_timeout,
+    ));
+
+    if let Err(error) = M::up(&parts.db, None).await {
+        let _ = server_stop.send(());
+        let _ = server.await;
+        return Err(error).context("failed to apply database migrations");
+    }
+
+    let (relay_stop, relay_stopped) = tokio::sync::watch::channel(false);
+    let relays: Vec<_> = parts
+        .relays
+        .into_iter()
+        .map(|relay| tokio::spawn(relay.run(relay_stopped.clone())))
+        .collect();
+
+    let purge_db = parts.db.clone();
+    let mut purge_stopped = relay_stopped.clone();
+    let purger = tokio::spawn(async move {
+        loop {
+            match crate::idempotency::purge(&purge_db).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(rows, "purged expired idempotency keys"),
+                Err(error) => tracing::warn!(error = error.message(), "idempotency purge failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = purge_stopped.changed() => break,
+            }
+        }
+    });
+
+    gate.open();
+    set_health(&reporter, &parts.health_names, ServingStatus::Serving).await;
+    tracing::info!(service = parts.domain, address = %local_addr, "serving");
+
+    let mut server = server;
+    let server_result = tokio::select! {
+        result = &mut server => Some(result),
+        _ = shutdown => None,
+    };
+
+    set_health(&reporter, &parts.health_names, ServingStatus::NotServing).await;
+    let server_result = match server_result {
+        Some(result) => result,
+        None => {
+            let _ = server_stop.send(());
+            server.await
+        }
+    };
+
+    let _ = relay_stop.send(true);
+    for relay in relays {
+        let _ = relay.await;
+    }
+    let _ = purger.await;
+    tracing::info!(service = parts.domain, "stopped");
+
+    server_result.context("server task failed")?
+}
