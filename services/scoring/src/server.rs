@@ -1,0 +1,70 @@
+//! Wiring of the scoring service: database, gRPC services, the outbox relay to
+//! qualification.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use leadflow_kit::config::ServiceConfig;
+use leadflow_kit::outbox::{OutboxWaker, Relay};
+use leadflow_kit::server::{ServiceParts, run_service};
+use leadflow_proto::scoring::scoring_events_service_server::ScoringEventsServiceServer;
+use leadflow_proto::scoring::scoring_service_server::ScoringServiceServer;
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::Endpoint;
+
+use crate::api::{ScoringApi, ScoringEventsApi};
+use crate::engine::{QUALIFICATION, QualificationSink};
+use crate::migration::Migrator;
+
+/// Binds the configured address and serves until SIGTERM or SIGINT.
+pub async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to bind {}", config.listen))?;
+    run(config, listener, leadflow_kit::server::shutdown_signal()).await
+}
+
+/// Applies pending migrations and returns.
+pub async fn migrate(config: ServiceConfig) -> anyhow::Result<()> {
+    let db = leadflow_kit::db::connect(&config.database_url).await?;
+    Migrator::up(&db, None).await.context("failed to apply scoring migrations")?;
+    tracing::info!("scoring database migrated");
+    Ok(())
+}
+
+/// Serves on an already bound listener until `shutdown` completes.
+pub async fn run(
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = leadflow_kit::db::connect(&config.database_url).await?;
+    let waker = OutboxWaker::new();
+
+    let routes = Routes::new(ScoringServiceServer::new(ScoringApi::new(db.clone())))
+        .add_service(ScoringEventsServiceServer::new(ScoringEventsApi::new(db.clone(), waker.clone())));
+
+    let qualification = Endpoint::from_shared(config.qualification_url.clone())
+        .with_context(|| format!("invalid qualification_url {:?}", config.qualification_url))?
+        .connect_lazy();
+    let relay = Relay::new(
+        db.clone(),
+        QUALIFICATION,
+        Arc::new(QualificationSink::new(qualification)),
+        waker.subscribe(),
+        config.relay.to_relay_config(),
+    );
+
+    let parts = ServiceParts {
+        domain: crate::DOMAIN,
+        health_names: vec!["leadflow.scoring.v1.ScoringService", "leadflow.scoring.v1.ScoringEventsService"],
+        routes,
+        db,
+        relays: vec![relay],
+        shutdown_timeout: config.shutdown_timeout(),
+    };
+    run_service::<Migrator>(parts, listener, shutdown).await
+}
