@@ -1,0 +1,915 @@
+//! gRPC handlers of the qualification service: decode and validate each request, run it in
+//! one transaction with its outbox events, and map the result.
+
+use chrono::{DateTime, Utc};
+use leadflow_kit::errors::{FieldViolation, Reason};
+use leadflow_kit::idempotency::{self, RequestKey};
+use leadflow_kit::outbox::OutboxWaker;
+use leadflow_kit::time::to_timestamp;
+use leadflow_kit::{ApiError, ApiResult, CallContext, paging, retry_on_conflict};
+use leadflow_proto::qualification::qualification_events_service_server::QualificationEventsService;
+use leadflow_proto::qualification::qualification_service_server::QualificationService;
+use leadflow_proto::qualification::*;
+use leadflow_proto::types::{Outcome, QualificationState};
+use prost::Message;
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::DOMAIN;
+use crate::domain::{self, Action, Step, ValidBant, ValidClose};
+use crate::events::{self, Applied, EventError, StateChange};
+use crate::store::{self, Stage, qualification, transition};
+
+/// Handlers of `leadflow.qualification.v1.QualificationService`.
+#[derive(Clone)]
+pub struct QualificationApi {
+    db: DatabaseConnection,
+    waker: OutboxWaker,
+}
+
+impl QualificationApi {
+    /// Creates the handlers over the service's database. `waker` wakes the outbox relays.
+    pub fn new(db: DatabaseConnection, waker: OutboxWaker) -> Self {
+        Self { db, waker }
+    }
+}
+
+/// A validated sales action with its data.
+#[derive(Clone, Debug)]
+enum Change {
+    StartWork,
+    Accept(ValidBant),
+    Reject { reason: String, note: String },
+    Close(ValidClose),
+}
+
+impl Change {
+    fn action(&self) -> Action {
+        match self {
+            Change::StartWork => Action::StartWork,
+            Change::Accept(_) => Action::Accept,
+            Change::Reject { .. } => Action::Reject,
+            Change::Close(close) if close.outcome == Outcome::Won => Action::CloseWon,
+            Change::Close(_) => Action::CloseLost,
+        }
+    }
+}
+
+fn reject_if_invalid(violations: Vec<FieldViolation>) -> ApiResult<()> {
+    if violations.is_empty() { Ok(()) } else { Err(ApiError::invalid(violations)) }
+}
+
+fn qualification_not_found(lead_id: Uuid) -> ApiError {
+    ApiError::not_found(
+        Reason::QualificationNotFound,
+        format!("lead {lead_id} has no qualification because it never became an MQL; check the lead id or wait for its score to cross the MQL threshold"),
+    )
+    .with_arg("lead_id", lead_id.to_string())
+}
+
+/// Parses the lead id of a request, or returns INVALID_ARGUMENT.
+fn require_lead_id(raw: &str) -> ApiResult<Uuid> {
+    let mut violations = Vec::new();
+    let lead_id = domain::parse_lead_id(raw, &mut violations);
+    reject_if_invalid(violations)?;
+    lead_id.ok_or_else(|| ApiError::internal("validated lead id missing"))
+}
+
+/// Applies a sales action to a lead in the caller's transaction and returns the
+/// qualification after it. An action that leaves the lead where it is writes nothing.
+async fn apply_change<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    change: &Change,
+    traceparent: &str,
+) -> ApiResult<qualification::Model> {
+    let Some(stored) = store::find_qualification(db, lead_id).await? else {
+        return Err(qualification_not_found(lead_id));
+    };
+    let current = domain::state_from_name(&stored.state);
+    let to = match domain::next_state(current, change.action()) {
+        Ok(Step::Move(to)) => to,
+        Ok(Step::Stay) => return Ok(stored),
+        Err(expected) => return Err(ApiError::invalid_state(&lead_id.to_string(), &stored.state, expected)),
+    };
+
+    let now = leadflow_kit::time::now();
+    let mut updated = stored.clone();
+    updated.state = domain::state_name(to).to_owned();
+    updated.update_time = now;
+    let mut stage = None;
+    match change {
+        Change::StartWork => {}
+        Change::Accept(bant) => {
+            updated.bant = Some(store::bant_to_json(bant));
+            stage = Some(Stage::Sql);
+        }
+        Change::Reject { reason, note } => {
+            updated.reason = reason.clone();
+            updated.note = note.clone();
+        }
+        Change::Close(close) => {
+            updated.reason = close.reason.clone();
+            updated.value_minor = close.value_minor;
+            updated.currency = close.currency.clone();
+            stage = Some(if close.outcome == Outcome::Won { Stage::Won } else { Stage::Lost });
+        }
+    }
+
+    if !store::update_qualification(db, &updated, &stored.state).await? {
+        return Err(ApiError::concurrent_update(&format!("the qualification of lead {lead_id}")));
+    }
+    if let Some(stage) = stage
+        && !store::mark_stage(db, lead_id, stage, now).await?
+    {
+        tracing::warn!(lead_id = %lead_id, "qualified lead has no funnel row; the funnel misses this stage");
+    }
+    let reason = match change {
+        Change::Reject { reason, .. } => reason.as_str(),
+        Change::Close(close) => close.reason.as_str(),
+        Change::StartWork | Change::Accept(_) => "",
+    };
+    let state_change = StateChange { lead_id, from: current, to, reason, change_time: now };
+    events::record_state_change(db, &state_change, traceparent).await?;
+    Ok(updated)
+}
+
+/// Converts a stored qualification and its history to the API form.
+pub fn qualification_to_proto(row: &qualification::Model, history: &[transition::Model]) -> Qualification {
+    Qualification {
+        lead_id: row.lead_id.to_string(),
+        state: domain::state_from_name(&row.state) as i32,
+        mql_score: row.mql_score,
+        model_version: row.model_version,
+        top_reasons: store::json_to_top_reasons(&row.top_reasons),
+        source: row.source.clone(),
+        campaign: row.campaign.clone(),
+        mql_time: Some(to_timestamp(row.mql_time)),
+        update_time: Some(to_timestamp(row.update_time)),
+        bant: row.bant.as_ref().map(store::json_to_bant),
+        reason: row.reason.clone(),
+        note: row.note.clone(),
+        value_minor: row.value_minor,
+        currency: row.currency.clone(),
+        history: history.iter().map(transition_to_proto).collect(),
+    }
+}
+
+/// Converts a stored state change to the API form.
+pub fn transition_to_proto(row: &transition::Model) -> StateTransition {
+    StateTransition {
+        from_state: domain::state_from_name(&row.from_state) as i32,
+        to_state: domain::state_from_name(&row.to_state) as i32,
+        reason: row.reason.clone(),
+        change_time: Some(to_timestamp(row.change_time)),
+    }
+}
+
+/// Reads the states filter of `ListQueue`: known states, deduplicated and sorted, or the
+/// default states when the filter is empty.
+fn parse_states(values: &[i32]) -> ApiResult<Vec<QualificationState>> {
+    let mut violations = Vec::new();
+    let mut states = Vec::new();
+    for (index, value) in values.iter().enumerate() {
+        match QualificationState::try_from(*value) {
+            Ok(QualificationState::Unspecified) | Err(_) => violations.push(FieldViolation::new(
+                format!("states[{index}]"),
+                format!("{value} is not a qualification state; expected a value of leadflow.type.v1.QualificationState other than QUALIFICATION_STATE_UNSPECIFIED"),
+            )),
+            Ok(state) => states.push(state),
+        }
+    }
+    reject_if_invalid(violations)?;
+
+    if states.is_empty() {
+        states.extend(domain::DEFAULT_QUEUE_STATES);
+    }
+    states.sort_by_key(|state| *state as i32);
+    states.dedup();
+    Ok(states)
+}
+
+impl QualificationApi {
+    /// Runs a sales action with its idempotency key in one transaction and wraps the
+    /// qualification after it in the response type.
+    async fn mutate<R: Message + Default>(
+        &self,
+        ctx: &CallContext,
+        lead_id: Uuid,
+        key: Option<RequestKey>,
+        change: Change,
+        wrap: fn(Qualification) -> R,
+    ) -> ApiResult<R> {
+        let (key, change) = (key.as_ref(), &change);
+        let response = retry_on_conflict(|| async move {
+            let txn = self.db.begin().await?;
+            if let Some(stored) = idempotency::replay(&txn, key).await? {
+                return Ok(stored);
+            }
+            let row = apply_change(&txn, lead_id, change, &ctx.traceparent).await?;
+            let history = store::list_transitions(&txn, lead_id).await?;
+            let response = wrap(qualification_to_proto(&row, &history));
+            idempotency::store(&txn, key, &response).await?;
+            txn.commit().await?;
+            Ok(response)
+        })
+        .await?;
+
+        self.waker.wake();
+        Ok(response)
+    }
+
+    async fn do_start_work(&self, ctx: &CallContext, request: StartWorkRequest) -> ApiResult<StartWorkResponse> {
+        let lead_id = require_lead_id(&request.lead_id)?;
+        let key = RequestKey::new(
+            "leadflow.qualification.v1.QualificationService/StartWork",
+            &request.request_id,
+            &StartWorkRequest { request_id: String::new(), ..request.clone() },
+        )?;
+        self.mutate(ctx, lead_id, key, Change::StartWork, |qualification| StartWorkResponse {
+            qualification: Some(qualification),
+        })
+        .await
+    }
+
+    async fn do_accept(&self, ctx: &CallContext, request: AcceptLeadRequest) -> ApiResult<AcceptLeadResponse> {
+        let mut violations = Vec::new();
+        let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
+        let bant = domain::validate_bant(request.bant.as_ref(), &mut violations);
+        reject_if_invalid(violations)?;
+        let (Some(lead_id), Some(bant)) = (lead_id, bant) else {
+            return Err(ApiError::internal("validated acceptance lost its fields"));
+        };
+
+        let key = RequestKey::new(
+            "leadflow.qualification.v1.QualificationService/AcceptLead",
+            &request.request_id,
+            &AcceptLeadRequest { request_id: String::new(), ..request.clone() },
+        )?;
+        self.mutate(ctx, lead_id, key, Change::Accept(bant), |qualification| AcceptLeadResponse {
+            qualification: Some(qualification),
+        })
+        .await
+    }
+
+    async fn do_reject(&self, ctx: &CallContext, request: RejectLeadRequest) -> ApiResult<RejectLeadResponse> {
+        let mut violations = Vec::new();
+        let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
+        let (reason, note) = domain::validate_rejection(&request.reason, &request.note, &mut violations);
+        reject_if_invalid(violations)?;
+        let Some(lead_id) = lead_id else {
+            return Err(ApiError::internal("validated lead id missing"));
+        };
+
+        let key = RequestKey::new(
+            "leadflow.qualification.v1.QualificationService/RejectLead",
+            &request.request_id,
+            &RejectLeadRequest { request_id: String::new(), ..request.clone() },
+        )?;
+        self.mutate(ctx, lead_id, key, Change::Reject { reason, note }, |qualification| RejectLeadResponse {
+            qualification: Some(qualification),
+        })
+        .await
+    }
+
+    async fn do_close(&self, ctx: &CallContext, request: CloseLeadRequest) -> ApiResult<CloseLeadResponse> {
+        let mut violations = Vec::new();
+        let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
+        let close = domain::validate_close(
+            request.outcome,
+            request.value_minor,
+            &request.currency,
+            &request.reason,
+            &mut violations,
+        );
+        reject_if_invalid(violations)?;
+        let (Some(lead_id), Some(close)) = (lead_id, close) else {
+            return Err(ApiError::internal("validated close lost its fields"));
+        };
+
+        let key = RequestKey::new(
+            "leadflow.qualification.v1.QualificationService/CloseLead",
+            &request.request_id,
+            &CloseLeadRequest { request_id: String::new(), ..request.clone() },
+        )?;
+        self.mutate(ctx, lead_id, key, Change::Close(close), |qualification| CloseLeadResponse {
+            qualification: Some(qualification),
+        })
+        .await
+    }
+
+    async fn do_get(&self, request: GetQualificationRequest) -> ApiResult<GetQualificationResponse> {
+        let lead_id = require_lead_id(&request.lead_id)?;
+        let Some(row) = store::find_qualification(&self.db, lead_id).await? else {
+            return Err(qualification_not_found(lead_id));
+        };
+        let history = store::list_transitions(&self.db, lead_id).await?;
+        Ok(GetQualificationResponse { qualification: Some(qualification_to_proto(&row, &history)) })
+    }
+
+    async fn do_list_queue(&self, request: ListQueueRequest) -> ApiResult<ListQueueResponse> {
+        const METHOD: &str = "ListQueue";
+        let states = parse_states(&request.states)?;
+        let state_names: Vec<&str> = states.iter().map(|state| domain::state_name(*state)).collect();
+        let page_size = paging::page_size(request.page_size)?;
+        let cursor: Option<(DateTime<Utc>, Uuid, Vec<String>)> = paging::decode(METHOD, &request.page_token)?;
+
+        if let Some((_, _, cursor_states)) = &cursor
+            && cursor_states.iter().map(String::as_str).ne(state_names.iter().copied())
+        {
+            return Err(ApiError::invalid_field(
+                "page_token",
+                "belongs to a listing of other states; repeat the states of the first request or leave page_token empty".to_owned(),
+            ));
+        }
+
+        let after = cursor.map(|(mql_time, lead_id, _)| (mql_time, lead_id));
+        let mut rows = store::list_queue(&self.db, &state_names, after, page_size + 1).await?;
+        let next_page_token = if rows.len() as u64 > page_size {
+            rows.truncate(page_size as usize);
+            let names: Vec<String> = state_names.iter().map(|name| (*name).to_owned()).collect();
+            let last = rows.last().map(|row| (row.mql_time, row.lead_id, names));
+            last.map(|key| paging::encode(METHOD, &key)).unwrap_or_default()
+        } else {
+            String::new()
+        };
+
+        Ok(ListQueueResponse {
+            qualifications: rows.iter().map(|row| qualification_to_proto(row, &[])).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn do_get_funnel(&self, request: GetFunnelRequest) -> ApiResult<GetFunnelResponse> {
+        let mut violations = Vec::new();
+        let period =
+            domain::parse_funnel_period(&request.start_date, &request.end_date, &request.time_zone, &mut violations);
+        reject_if_invalid(violations)?;
+        let Some(period) = period else {
+            return Err(ApiError::internal("validated funnel period missing"));
+        };
+
+        let counts = store::funnel_counts(&self.db, &period).await?;
+        let stage = |name: &str, count: i64, previous: i64, from_previous: i64| FunnelStage {
+            stage: name.to_owned(),
+            lead_count: count,
+            conversion_from_previous: domain::ratio(from_previous, previous),
+            conversion_from_lead: domain::ratio(count, counts.lead_count),
+        };
+        // The won stage also counts imported wins, which need not pass through sales. Its
+        // conversion from SQL counts only the wins that sales closed, so it stays at most 1.
+        let stages = vec![
+            stage("lead", counts.lead_count, counts.lead_count, counts.lead_count),
+            stage("mql", counts.mql_count, counts.lead_count, counts.mql_count),
+            stage("sql", counts.sql_count, counts.mql_count, counts.sql_count),
+            stage("won", counts.won_count, counts.sql_count, counts.closed_won_count),
+        ];
+
+        Ok(GetFunnelResponse {
+            stages,
+            imported_won_count: counts.imported_won_count,
+            imported_won_mql_count: counts.imported_won_mql_count,
+            imported_outcome_count: counts.imported_outcome_count,
+            mql_with_imported_outcome_count: counts.mql_with_imported_outcome_count,
+            time_zone: period.time_zone,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl QualificationService for QualificationApi {
+    async fn list_queue(&self, request: Request<ListQueueRequest>) -> Result<Response<ListQueueResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "ListQueue", &request);
+        self.do_list_queue(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn get_qualification(
+        &self,
+        request: Request<GetQualificationRequest>,
+    ) -> Result<Response<GetQualificationResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "GetQualification", &request);
+        self.do_get(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn start_work(&self, request: Request<StartWorkRequest>) -> Result<Response<StartWorkResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "StartWork", &request);
+        self.do_start_work(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn accept_lead(&self, request: Request<AcceptLeadRequest>) -> Result<Response<AcceptLeadResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "AcceptLead", &request);
+        self.do_accept(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn reject_lead(&self, request: Request<RejectLeadRequest>) -> Result<Response<RejectLeadResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "RejectLead", &request);
+        self.do_reject(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn close_lead(&self, request: Request<CloseLeadRequest>) -> Result<Response<CloseLeadResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "CloseLead", &request);
+        self.do_close(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn get_funnel(&self, request: Request<GetFunnelRequest>) -> Result<Response<GetFunnelResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "GetFunnel", &request);
+        self.do_get_funnel(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+}
+
+/// Handlers of `leadflow.qualification.v1.QualificationEventsService`.
+#[derive(Clone)]
+pub struct QualificationEventsApi {
+    db: DatabaseConnection,
+    waker: OutboxWaker,
+}
+
+impl QualificationEventsApi {
+    /// Creates the handlers over the service's database. `waker` wakes the outbox relays
+    /// after events that changed a state.
+    pub fn new(db: DatabaseConnection, waker: OutboxWaker) -> Self {
+        Self { db, waker }
+    }
+
+    async fn apply(
+        &self,
+        ctx: &CallContext,
+        request: DeliverScoringEventsRequest,
+    ) -> ApiResult<DeliverScoringEventsResponse> {
+        let txn = self.db.begin().await?;
+        let mut response = DeliverScoringEventsResponse::default();
+
+        for (index, event) in request.events.iter().enumerate() {
+            match events::apply_scoring_event(&txn, event, &ctx.traceparent).await {
+                Ok(Applied::Applied) => response.applied += 1,
+                Ok(Applied::Duplicate) => response.duplicates += 1,
+                Err(EventError::Invalid(problem)) => {
+                    return Err(ApiError::invalid_field(&format!("events[{index}]"), problem.to_owned()));
+                }
+                Err(EventError::Conflict) => {
+                    return Err(ApiError::concurrent_update(&format!("the qualification of lead {}", event.lead_id)));
+                }
+                Err(EventError::Database(error)) => return Err(error.into()),
+            }
+        }
+
+        txn.commit().await?;
+        self.waker.wake();
+        Ok(response)
+    }
+}
+
+#[tonic::async_trait]
+impl QualificationEventsService for QualificationEventsApi {
+    async fn deliver_scoring_events(
+        &self,
+        request: Request<DeliverScoringEventsRequest>,
+    ) -> Result<Response<DeliverScoringEventsResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "DeliverScoringEvents", &request);
+        self.apply(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leadflow_kit::outbox::entity::outbox;
+    use leadflow_proto::events::{ImportedOutcomeForwarded, LeadAttributed, LeadBecameMql, ScoringEvent, scoring_event};
+    use leadflow_proto::types::{ActivityType, ScoreReason};
+    use prost_types::Timestamp;
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use sea_orm_migration::MigratorTrait;
+    use tonic::Code;
+
+    use super::*;
+    use crate::migration::Migrator;
+
+    /// Environment variable with a PostgreSQL server URL. When it is set, the tests run on a
+    /// new database on that server instead of a SQLite file.
+    const DATABASE_URL_VAR: &str = "LEADFLOW_TEST_DATABASE_URL";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        db: DatabaseConnection,
+        api: QualificationApi,
+        events: QualificationEventsApi,
+        ctx: CallContext,
+        /// Server connection and name of the PostgreSQL database to drop at the end.
+        postgres: Option<(DatabaseConnection, String)>,
+    }
+
+    impl Fixture {
+        /// Drops the PostgreSQL database of the test. A test that panics leaves its
+        /// database behind.
+        async fn finish(self) {
+            let Fixture { db, api, events, postgres, .. } = self;
+            drop((api, events));
+            db.close().await.unwrap();
+            if let Some((server, name)) = postgres {
+                server.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.unwrap();
+            }
+        }
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, postgres) = match std::env::var(DATABASE_URL_VAR) {
+            Ok(server_url) if !server_url.is_empty() => {
+                let name = format!("qualification_test_{}", Uuid::now_v7().simple());
+                let server = leadflow_kit::db::connect(&server_url).await.unwrap();
+                server.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+                let (base, _) = server_url.rsplit_once('/').expect("database URL with a path");
+                (format!("{base}/{name}"), Some((server, name)))
+            }
+            _ => (format!("sqlite://{}", dir.path().join("qualification.db").display()), None),
+        };
+        let db = leadflow_kit::db::connect(&url).await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let waker = OutboxWaker::new();
+        Fixture {
+            _dir: dir,
+            api: QualificationApi::new(db.clone(), waker.clone()),
+            events: QualificationEventsApi::new(db.clone(), waker),
+            db,
+            ctx: CallContext::new(DOMAIN, "Test", &Request::new(())),
+            postgres,
+        }
+    }
+
+    fn timestamp(rfc3339: &str) -> Option<Timestamp> {
+        let instant = DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc);
+        Some(to_timestamp(instant))
+    }
+
+    fn event(lead_id: Uuid, kind: scoring_event::Kind) -> ScoringEvent {
+        ScoringEvent {
+            event_id: Uuid::now_v7().to_string(),
+            lead_id: lead_id.to_string(),
+            create_time: timestamp("2026-01-10T09:00:00Z"),
+            traceparent: String::new(),
+            kind: Some(kind),
+        }
+    }
+
+    fn attributed(lead_id: Uuid, created: &str) -> ScoringEvent {
+        event(
+            lead_id,
+            scoring_event::Kind::LeadAttributed(LeadAttributed {
+                source: "google".to_owned(),
+                campaign: "spring".to_owned(),
+                lead_create_time: timestamp(created),
+            }),
+        )
+    }
+
+    fn became_mql(lead_id: Uuid, crossed_at: &str) -> ScoringEvent {
+        event(
+            lead_id,
+            scoring_event::Kind::LeadBecameMql(LeadBecameMql {
+                score: 72,
+                threshold: 60,
+                model_id: "default".to_owned(),
+                model_version: 3,
+                source: "google".to_owned(),
+                campaign: "spring".to_owned(),
+                crossed_at: timestamp(crossed_at),
+                top_reasons: vec![ScoreReason {
+                    activity_type: ActivityType::DemoRequest as i32,
+                    activity_count: 1,
+                    points: 40,
+                }],
+            }),
+        )
+    }
+
+    fn imported(lead_id: Uuid, outcome: Outcome) -> ScoringEvent {
+        event(
+            lead_id,
+            scoring_event::Kind::ImportedOutcomeForwarded(ImportedOutcomeForwarded {
+                outcome: outcome as i32,
+                occurred_at: timestamp("2026-01-20T10:00:00Z"),
+            }),
+        )
+    }
+
+    fn bant() -> Bant {
+        Bant {
+            budget: Some(Budget { amount_minor: 0, currency: String::new(), confirmed: true }),
+            authority_role: "CTO".to_owned(),
+            need: "pipeline visibility".to_owned(),
+            timeframe: "2026-Q2".to_owned(),
+        }
+    }
+
+    async fn deliver(fixture: &Fixture, events: Vec<ScoringEvent>) -> ApiResult<DeliverScoringEventsResponse> {
+        fixture.events.apply(&fixture.ctx, DeliverScoringEventsRequest { events }).await
+    }
+
+    async fn get(fixture: &Fixture, lead_id: Uuid) -> ApiResult<Qualification> {
+        let response = fixture.api.do_get(GetQualificationRequest { lead_id: lead_id.to_string() }).await?;
+        Ok(response.qualification.unwrap())
+    }
+
+    async fn outbox_rows(fixture: &Fixture) -> u64 {
+        outbox::Entity::find().count(&fixture.db).await.unwrap()
+    }
+
+    async fn accept(fixture: &Fixture, lead_id: Uuid) -> ApiResult<AcceptLeadResponse> {
+        let request = AcceptLeadRequest { lead_id: lead_id.to_string(), bant: Some(bant()), request_id: String::new() };
+        fixture.api.do_accept(&fixture.ctx, request).await
+    }
+
+    async fn close(fixture: &Fixture, lead_id: Uuid, outcome: Outcome) -> ApiResult<CloseLeadResponse> {
+        let request = CloseLeadRequest {
+            lead_id: lead_id.to_string(),
+            outcome: outcome as i32,
+            value_minor: 250_000,
+            currency: "EUR".to_owned(),
+            reason: String::new(),
+            request_id: String::new(),
+        };
+        fixture.api.do_close(&fixture.ctx, request).await
+    }
+
+    #[tokio::test]
+    async fn mql_event_enters_queue() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        let response =
+            deliver(&fixture, vec![attributed(lead_id, "2026-01-05T08:00:00Z"), became_mql(lead_id, "2026-01-10T08:30:00Z")])
+                .await
+                .unwrap();
+        assert_eq!(response.applied, 2);
+
+        let qualification = get(&fixture, lead_id).await.unwrap();
+        assert_eq!(qualification.state, QualificationState::New as i32);
+        assert_eq!(qualification.mql_score, 72);
+        assert_eq!(qualification.model_version, 3);
+        assert_eq!(qualification.top_reasons.len(), 1);
+        assert_eq!(qualification.mql_time, timestamp("2026-01-10T08:30:00Z"));
+        assert_eq!(qualification.history.len(), 1);
+        assert_eq!(qualification.history[0].from_state, QualificationState::Unspecified as i32);
+        assert_eq!(outbox_rows(&fixture).await, 2, "one event per destination");
+
+        let funnel = store::find_funnel_lead(&fixture.db, lead_id).await.unwrap().unwrap();
+        assert_eq!(funnel.mql_count, 1);
+        assert_eq!(funnel.source, "google");
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn redelivered_event_is_duplicate() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        let mql = became_mql(lead_id, "2026-01-10T08:30:00Z");
+        deliver(&fixture, vec![mql.clone()]).await.unwrap();
+        let response = deliver(&fixture, vec![mql]).await.unwrap();
+        assert_eq!(response.applied, 0);
+        assert_eq!(response.duplicates, 1);
+        assert_eq!(outbox_rows(&fixture).await, 2);
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn malformed_event_names_its_index() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        let mut broken = became_mql(lead_id, "2026-01-10T08:30:00Z");
+        broken.event_id = "not-a-uuid".to_owned();
+        let error = deliver(&fixture, vec![attributed(lead_id, "2026-01-05T08:00:00Z"), broken]).await.unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert!(error.message().contains("events[1]"), "{}", error.message());
+        assert!(store::find_funnel_lead(&fixture.db, lead_id).await.unwrap().is_none(), "batch was rolled back");
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn mql_event_ignored_while_in_sales() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        deliver(&fixture, vec![became_mql(lead_id, "2026-01-10T08:30:00Z")]).await.unwrap();
+        accept(&fixture, lead_id).await.unwrap();
+        let rows = outbox_rows(&fixture).await;
+
+        deliver(&fixture, vec![became_mql(lead_id, "2026-01-12T08:30:00Z")]).await.unwrap();
+        let qualification = get(&fixture, lead_id).await.unwrap();
+        assert_eq!(qualification.state, QualificationState::Sql as i32);
+        assert_eq!(outbox_rows(&fixture).await, rows);
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn sales_path_to_won() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        deliver(&fixture, vec![became_mql(lead_id, "2026-01-10T08:30:00Z")]).await.unwrap();
+
+        let request = StartWorkRequest { lead_id: lead_id.to_string(), request_id: String::new() };
+        let working = fixture.api.do_start_work(&fixture.ctx, request.clone()).await.unwrap();
+        assert_eq!(working.qualification.unwrap().state, QualificationState::Working as i32);
+        let again = fixture.api.do_start_work(&fixture.ctx, request).await.unwrap().qualification.unwrap();
+        assert_eq!(again.state, QualificationState::Working as i32);
+        assert_eq!(again.history.len(), 2, "a second StartWork adds no transition");
+
+        let accepted = accept(&fixture, lead_id).await.unwrap().qualification.unwrap();
+        assert_eq!(accepted.state, QualificationState::Sql as i32);
+        assert_eq!(accepted.bant.unwrap().timeframe, "2026-Q2");
+
+        let won = close(&fixture, lead_id, Outcome::Won).await.unwrap().qualification.unwrap();
+        assert_eq!(won.state, QualificationState::Won as i32);
+        assert_eq!(won.value_minor, 250_000);
+        assert_eq!(won.currency, "EUR");
+        let states: Vec<i32> = won.history.iter().map(|change| change.to_state).collect();
+        assert_eq!(
+            states,
+            [QualificationState::New, QualificationState::Working, QualificationState::Sql, QualificationState::Won]
+                .map(|state| state as i32)
+        );
+        assert_eq!(outbox_rows(&fixture).await, 8);
+
+        let error = accept(&fixture, lead_id).await.unwrap_err();
+        assert_eq!(error.code(), Code::FailedPrecondition);
+        assert!(error.message().contains("WON"), "{}", error.message());
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn rejected_lead_can_qualify_again() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        deliver(&fixture, vec![became_mql(lead_id, "2026-01-10T08:30:00Z")]).await.unwrap();
+
+        let request = RejectLeadRequest {
+            lead_id: lead_id.to_string(),
+            reason: "bad_timing".to_owned(),
+            note: "call back in spring".to_owned(),
+            request_id: String::new(),
+        };
+        let recycled = fixture.api.do_reject(&fixture.ctx, request).await.unwrap().qualification.unwrap();
+        assert_eq!(recycled.state, QualificationState::Recycled as i32);
+        assert_eq!(recycled.reason, "bad_timing");
+        assert_eq!(recycled.history.last().unwrap().reason, "bad_timing");
+
+        let error = close(&fixture, lead_id, Outcome::Lost).await.unwrap_err();
+        assert_eq!(error.code(), Code::FailedPrecondition);
+
+        deliver(&fixture, vec![became_mql(lead_id, "2026-02-01T08:30:00Z")]).await.unwrap();
+        let renewed = get(&fixture, lead_id).await.unwrap();
+        assert_eq!(renewed.state, QualificationState::New as i32);
+        assert_eq!(renewed.reason, "");
+        assert_eq!(renewed.history.last().unwrap().from_state, QualificationState::Recycled as i32);
+        let funnel = store::find_funnel_lead(&fixture.db, lead_id).await.unwrap().unwrap();
+        assert_eq!(funnel.mql_count, 2);
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn unknown_lead_is_not_found() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        let error = get(&fixture, lead_id).await.unwrap_err();
+        assert_eq!(error.code(), Code::NotFound);
+        assert!(error.message().contains(&lead_id.to_string()));
+
+        let error = accept(&fixture, lead_id).await.unwrap_err();
+        assert_eq!(error.code(), Code::NotFound);
+
+        let error = fixture.api.do_get(GetQualificationRequest { lead_id: String::new() }).await.unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn invalid_bant_is_rejected_before_lookup() {
+        let fixture = fixture().await;
+        let request = AcceptLeadRequest {
+            lead_id: Uuid::now_v7().to_string(),
+            bant: Some(Bant { budget: None, timeframe: String::new(), ..bant() }),
+            request_id: String::new(),
+        };
+        let error = fixture.api.do_accept(&fixture.ctx, request).await.unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        let status = fixture.ctx.status(error);
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        let fields: Vec<String> =
+            details.bad_request().unwrap().field_violations.iter().map(|violation| violation.field.clone()).collect();
+        assert_eq!(fields, ["bant.budget", "bant.timeframe"]);
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn repeated_request_id_replays_response() {
+        let fixture = fixture().await;
+        let lead_id = Uuid::now_v7();
+        deliver(&fixture, vec![became_mql(lead_id, "2026-01-10T08:30:00Z")]).await.unwrap();
+
+        let request = AcceptLeadRequest {
+            lead_id: lead_id.to_string(),
+            bant: Some(bant()),
+            request_id: Uuid::now_v7().to_string(),
+        };
+        let first = fixture.api.do_accept(&fixture.ctx, request.clone()).await.unwrap();
+        let second = fixture.api.do_accept(&fixture.ctx, request.clone()).await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(outbox_rows(&fixture).await, 4);
+
+        let changed = AcceptLeadRequest { bant: Some(Bant { need: "other".to_owned(), ..bant() }), ..request };
+        let error = fixture.api.do_accept(&fixture.ctx, changed).await.unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn queue_pages_oldest_first() {
+        let fixture = fixture().await;
+        let mut leads = Vec::new();
+        for minute in 0..5 {
+            let lead_id = Uuid::now_v7();
+            leads.push(lead_id);
+            deliver(&fixture, vec![became_mql(lead_id, &format!("2026-01-10T08:0{minute}:00Z"))]).await.unwrap();
+        }
+        accept(&fixture, leads[0]).await.unwrap();
+
+        let mut seen = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = ListQueueRequest { states: Vec::new(), page_size: 2, page_token: page_token.clone() };
+            let response = fixture.api.do_list_queue(request).await.unwrap();
+            seen.extend(response.qualifications.iter().map(|entry| entry.lead_id.clone()));
+            assert!(response.qualifications.iter().all(|entry| entry.history.is_empty()));
+            if response.next_page_token.is_empty() {
+                break;
+            }
+            page_token = response.next_page_token;
+        }
+        let expected: Vec<String> = leads[1..].iter().map(Uuid::to_string).collect();
+        assert_eq!(seen, expected);
+
+        let request =
+            ListQueueRequest { states: vec![QualificationState::Sql as i32], page_size: 0, page_token: String::new() };
+        let sql = fixture.api.do_list_queue(request).await.unwrap();
+        assert_eq!(sql.qualifications.len(), 1);
+
+        let request = ListQueueRequest { states: vec![0], page_size: 0, page_token: String::new() };
+        assert_eq!(fixture.api.do_list_queue(request).await.unwrap_err().code(), Code::InvalidArgument);
+
+        fixture.finish().await;
+    }
+
+    #[tokio::test]
+    async fn funnel_counts_cohort() {
+        let fixture = fixture().await;
+        let (mql, sql, won, imported_won, plain, outside) =
+            (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mut events = Vec::new();
+        for lead_id in [mql, sql, won, imported_won, plain] {
+            events.push(attributed(lead_id, "2026-01-05T08:00:00Z"));
+        }
+        events.push(attributed(outside, "2026-02-05T08:00:00Z"));
+        for lead_id in [mql, sql, won, outside] {
+            events.push(became_mql(lead_id, "2026-01-10T08:30:00Z"));
+        }
+        events.push(imported(imported_won, Outcome::Won));
+        events.push(imported(won, Outcome::Lost));
+        deliver(&fixture, events).await.unwrap();
+        accept(&fixture, sql).await.unwrap();
+        accept(&fixture, won).await.unwrap();
+        close(&fixture, won, Outcome::Won).await.unwrap();
+
+        let request = GetFunnelRequest {
+            start_date: "2026-01-01".to_owned(),
+            end_date: "2026-01-31".to_owned(),
+            time_zone: "Europe/Bucharest".to_owned(),
+        };
+        let funnel = fixture.api.do_get_funnel(request).await.unwrap();
+        let counts: Vec<(&str, i64)> = funnel.stages.iter().map(|stage| (stage.stage.as_str(), stage.lead_count)).collect();
+        assert_eq!(counts, [("lead", 5), ("mql", 3), ("sql", 2), ("won", 2)]);
+        assert_eq!(funnel.stages[1].conversion_from_previous, 0.6);
+        assert_eq!(funnel.stages[2].conversion_from_previous, 2.0 / 3.0);
+        assert_eq!(funnel.stages[3].conversion_from_previous, 0.5, "only sales wins convert from SQL");
+        assert_eq!(funnel.stages[3].conversion_from_lead, 0.4);
+        assert_eq!(funnel.imported_won_count, 1);
+        assert_eq!(funnel.imported_won_mql_count, 0);
+        assert_eq!(funnel.imported_outcome_count, 2);
+        assert_eq!(funnel.mql_with_imported_outcome_count, 1);
+        assert_eq!(funnel.time_zone, "Europe/Bucharest");
+
+        let all = fixture.api.do_get_funnel(GetFunnelRequest::default()).await.unwrap();
+        assert_eq!(all.stages[0].lead_count, 6);
+        assert_eq!(all.time_zone, "UTC");
+
+        let bad = GetFunnelRequest { time_zone: "Nowhere/City".to_owned(), ..GetFunnelRequest::default() };
+        assert_eq!(fixture.api.do_get_funnel(bad).await.unwrap_err().code(), Code::InvalidArgument);
+
+        fixture.finish().await;
+    }
+}

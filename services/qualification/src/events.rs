@@ -1,0 +1,309 @@
+//! Events of the qualification service: the scoring events it consumes, the `StateChanged`
+//! events it writes to its outbox for scoring and activity, and the relay sinks that deliver
+//! them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use leadflow_kit::outbox::{self, EventSink};
+use leadflow_kit::time::{from_timestamp, to_timestamp, truncate_to_micros};
+use leadflow_proto::events::{
+    ImportedOutcomeForwarded, LeadAttributed, LeadBecameMql, QualificationEvent, ScoringEvent, StateChanged,
+    qualification_event, scoring_event,
+};
+use leadflow_proto::types::{Outcome, QualificationState};
+use prost::Message;
+use sea_orm::{ConnectionTrait, DbErr};
+use tonic::Status;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use crate::domain::{self, MqlArrival};
+use crate::store::{self, Stage, qualification, transition};
+
+/// Outbox destination of events for the scoring service, and the name of the scoring
+/// service in the inbox.
+pub const SCORING: &str = "scoring";
+/// Outbox destination of events for the activity service.
+pub const ACTIVITY: &str = "activity";
+/// Every outbox destination; each state change is written once per destination.
+pub const DESTINATIONS: [&str; 2] = [SCORING, ACTIVITY];
+
+/// A state change of one lead's qualification.
+#[derive(Clone, Debug)]
+pub struct StateChange<'a> {
+    /// Lead whose state changed.
+    pub lead_id: Uuid,
+    /// State before; unspecified when the lead entered the queue.
+    pub from: QualificationState,
+    /// State after.
+    pub to: QualificationState,
+    /// Reason code of a rejection or a close; empty otherwise.
+    pub reason: &'a str,
+    /// Time of the change.
+    pub change_time: DateTime<Utc>,
+}
+
+/// Records a state change in the caller's transaction: the transition row, and one
+/// `StateChanged` event per destination, each with its own event id.
+pub async fn record_state_change<C: ConnectionTrait>(
+    db: &C,
+    change: &StateChange<'_>,
+    traceparent: &str,
+) -> Result<(), DbErr> {
+    let row = transition::Model {
+        id: Uuid::now_v7(),
+        lead_id: change.lead_id,
+        from_state: domain::state_name(change.from).to_owned(),
+        to_state: domain::state_name(change.to).to_owned(),
+        reason: change.reason.to_owned(),
+        change_time: change.change_time,
+    };
+    store::insert_transition(db, row).await?;
+
+    let kind = qualification_event::Kind::StateChanged(StateChanged {
+        from_state: change.from as i32,
+        to_state: change.to as i32,
+        reason: change.reason.to_owned(),
+        change_time: Some(to_timestamp(change.change_time)),
+    });
+    for destination in DESTINATIONS {
+        let event_id = Uuid::now_v7();
+        let event = QualificationEvent {
+            event_id: event_id.to_string(),
+            lead_id: change.lead_id.to_string(),
+            create_time: Some(to_timestamp(leadflow_kit::time::now())),
+            traceparent: traceparent.to_owned(),
+            kind: Some(kind.clone()),
+        };
+        outbox::enqueue(db, destination, event_id, &event.lead_id, event.encode_to_vec()).await?;
+    }
+
+    tracing::info!(
+        lead_id = %change.lead_id,
+        from_state = domain::state_name(change.from),
+        to_state = domain::state_name(change.to),
+        reason = change.reason,
+        "qualification state changed"
+    );
+    Ok(())
+}
+
+fn decode_events(payloads: &[Vec<u8>]) -> Result<Vec<QualificationEvent>, Status> {
+    payloads
+        .iter()
+        .map(|payload| QualificationEvent::decode(payload.as_slice()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| Status::internal(format!("outbox row does not decode: {error}")))
+}
+
+/// Delivers outbox rows to `ScoringEventsService.DeliverQualificationEvents`.
+pub struct ScoringSink {
+    client: leadflow_proto::scoring::scoring_events_service_client::ScoringEventsServiceClient<Channel>,
+}
+
+impl ScoringSink {
+    /// Creates a sink over a (lazily connecting) channel to the scoring service.
+    pub fn new(channel: Channel) -> Self {
+        Self { client: leadflow_proto::scoring::scoring_events_service_client::ScoringEventsServiceClient::new(channel) }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventSink for ScoringSink {
+    async fn deliver(&self, payloads: Vec<Vec<u8>>, timeout: Duration) -> Result<(), Status> {
+        let events = decode_events(&payloads)?;
+        let mut request = tonic::Request::new(leadflow_proto::scoring::DeliverQualificationEventsRequest { events });
+        request.set_timeout(timeout);
+        self.client.clone().deliver_qualification_events(request).await?;
+        Ok(())
+    }
+}
+
+/// Delivers outbox rows to `ActivityEventsService.DeliverQualificationEvents`.
+pub struct ActivitySink {
+    client: leadflow_proto::activity::activity_events_service_client::ActivityEventsServiceClient<Channel>,
+}
+
+impl ActivitySink {
+    /// Creates a sink over a (lazily connecting) channel to the activity service.
+    pub fn new(channel: Channel) -> Self {
+        Self { client: leadflow_proto::activity::activity_events_service_client::ActivityEventsServiceClient::new(channel) }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventSink for ActivitySink {
+    async fn deliver(&self, payloads: Vec<Vec<u8>>, timeout: Duration) -> Result<(), Status> {
+        let events = decode_events(&payloads)?;
+        let mut request = tonic::Request::new(leadflow_proto::activity::DeliverQualificationEventsRequest { events });
+        request.set_timeout(timeout);
+        self.client.clone().deliver_qualification_events(request).await?;
+        Ok(())
+    }
+}
+
+/// Result of applying one scoring event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The event was stored; it may have changed nothing, as an MQL event for a lead in the
+    /// sales process does.
+    Applied,
+    /// The event was applied before.
+    Duplicate,
+}
+
+/// Failure to apply an event.
+#[derive(Debug)]
+pub enum EventError {
+    /// The event is malformed; redelivery will not help.
+    Invalid(&'static str),
+    /// A concurrent request changed the same qualification; redelivery will apply it.
+    Conflict,
+    /// The database failed.
+    Database(DbErr),
+}
+
+impl From<DbErr> for EventError {
+    fn from(error: DbErr) -> Self {
+        EventError::Database(error)
+    }
+}
+
+/// Reads an optional timestamp; `Err` when one is set but out of range.
+fn optional_time(
+    timestamp: Option<&prost_types::Timestamp>,
+    problem: &'static str,
+) -> Result<Option<DateTime<Utc>>, EventError> {
+    match timestamp {
+        None => Ok(None),
+        Some(timestamp) => from_timestamp(timestamp).map(|instant| Some(truncate_to_micros(instant))).ok_or(EventError::Invalid(problem)),
+    }
+}
+
+/// Applies one scoring event in the caller's transaction: checks it, records it in the inbox
+/// and applies its kind. A malformed event changes nothing.
+pub async fn apply_scoring_event<C: ConnectionTrait>(
+    db: &C,
+    event: &ScoringEvent,
+    traceparent: &str,
+) -> Result<Applied, EventError> {
+    let event_id = Uuid::parse_str(&event.event_id).map_err(|_| EventError::Invalid("event_id is not a UUID"))?;
+    let lead_id = Uuid::parse_str(&event.lead_id).map_err(|_| EventError::Invalid("lead_id is not a UUID"))?;
+    let Some(kind) = &event.kind else {
+        return Err(EventError::Invalid("event has no kind"));
+    };
+    let create_time = optional_time(event.create_time.as_ref(), "create_time is not a valid timestamp")?;
+
+    if !outbox::inbox::record(db, event_id, SCORING).await? {
+        tracing::debug!(event_id = %event_id, lead_id = %lead_id, "scoring event applied before; skipped");
+        return Ok(Applied::Duplicate);
+    }
+
+    let now = leadflow_kit::time::now();
+    let create_time = create_time.unwrap_or(now);
+    // The event's traceparent continues the trace of the request that caused it; the
+    // delivery call's own context is the fallback.
+    let traceparent = if event.traceparent.is_empty() { traceparent } else { event.traceparent.as_str() };
+
+    match kind {
+        scoring_event::Kind::LeadAttributed(attributed) => apply_attributed(db, lead_id, attributed, create_time).await?,
+        scoring_event::Kind::LeadBecameMql(mql) => apply_mql(db, event_id, lead_id, mql, create_time, traceparent).await?,
+        scoring_event::Kind::ImportedOutcomeForwarded(forwarded) => {
+            apply_imported_outcome(db, lead_id, forwarded, create_time).await?
+        }
+    }
+    Ok(Applied::Applied)
+}
+
+async fn apply_attributed<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    attributed: &LeadAttributed,
+    create_time: DateTime<Utc>,
+) -> Result<(), EventError> {
+    let lead_create_time =
+        optional_time(attributed.lead_create_time.as_ref(), "lead_attributed.lead_create_time is not a valid timestamp")?
+            .unwrap_or(create_time);
+    store::upsert_attribution(db, lead_id, &attributed.source, &attributed.campaign, lead_create_time).await?;
+    tracing::debug!(lead_id = %lead_id, "lead attribution stored");
+    Ok(())
+}
+
+/// Puts a lead into the queue as NEW unless it is already in the sales process.
+async fn apply_mql<C: ConnectionTrait>(
+    db: &C,
+    event_id: Uuid,
+    lead_id: Uuid,
+    mql: &LeadBecameMql,
+    create_time: DateTime<Utc>,
+    traceparent: &str,
+) -> Result<(), EventError> {
+    let crossed_at = optional_time(mql.crossed_at.as_ref(), "lead_became_mql.crossed_at is not a valid timestamp")?;
+    let now = leadflow_kit::time::now();
+    let mql_time = crossed_at.unwrap_or(now);
+
+    // A lead normally arrives through LeadAttributed first. Without it, the MQL event's
+    // creation time is used as the lead's creation time.
+    store::ensure_funnel_lead(db, lead_id, &mql.source, &mql.campaign, create_time).await?;
+
+    let existing = store::find_qualification(db, lead_id).await?;
+    let current = existing.as_ref().map(|row| domain::state_from_name(&row.state));
+    let MqlArrival::Enter(from) = domain::on_mql(current) else {
+        tracing::warn!(
+            event_id = %event_id,
+            lead_id = %lead_id,
+            state = existing.as_ref().map(|row| row.state.as_str()).unwrap_or_default(),
+            "MQL event for a lead already in the sales process ignored"
+        );
+        return Ok(());
+    };
+
+    let row = qualification::Model {
+        lead_id,
+        state: domain::state_name(QualificationState::New).to_owned(),
+        mql_score: mql.score,
+        model_version: mql.model_version,
+        top_reasons: store::top_reasons_to_json(&mql.top_reasons),
+        source: mql.source.clone(),
+        campaign: mql.campaign.clone(),
+        mql_time,
+        update_time: now,
+        bant: None,
+        reason: String::new(),
+        note: String::new(),
+        value_minor: 0,
+        currency: String::new(),
+    };
+    match existing {
+        None => store::insert_qualification(db, row).await?,
+        Some(previous) => {
+            if !store::update_qualification(db, &row, &previous.state).await? {
+                return Err(EventError::Conflict);
+            }
+        }
+    }
+
+    store::mark_stage(db, lead_id, Stage::Mql, mql_time).await?;
+    let change = StateChange { lead_id, from, to: QualificationState::New, reason: "", change_time: now };
+    record_state_change(db, &change, traceparent).await?;
+    Ok(())
+}
+
+async fn apply_imported_outcome<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    forwarded: &ImportedOutcomeForwarded,
+    create_time: DateTime<Utc>,
+) -> Result<(), EventError> {
+    let outcome = Outcome::try_from(forwarded.outcome).unwrap_or(Outcome::Unspecified);
+    let Some(name) = store::outcome_name(outcome) else {
+        return Err(EventError::Invalid("imported_outcome_forwarded.outcome is unspecified"));
+    };
+
+    // A lead unknown to the funnel gets a row dated by the event, so the outcome is counted.
+    store::ensure_funnel_lead(db, lead_id, "", "", create_time).await?;
+    store::set_imported_outcome(db, lead_id, name).await?;
+    tracing::debug!(lead_id = %lead_id, outcome = name, "imported outcome stored");
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! Migrations of the qualification database, applied at start-up and by
+//! `leadflow-qualification migrate`.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261201_000002_create_qualification_tables;
+
+/// Applies the qualification service's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(leadflow_kit::outbox::migration::Migration),
+            Box::new(m20261201_000002_create_qualification_tables::Migration),
+        ]
+    }
+}
