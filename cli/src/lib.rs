@@ -1,0 +1,96 @@
+//! The `leadflow` command-line client. The binary only calls [`main`]; the importer is public
+//! so end-to-end tests can run it against real services.
+
+#![forbid(unsafe_code)]
+
+pub mod activity_type;
+pub mod args;
+pub mod commands;
+pub mod errors;
+pub mod format;
+pub mod i18n;
+pub mod import;
+pub mod up;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use import::{ImportOptions, ImportReport, Mapping, load_mapping, run_import};
+
+use crate::args::{Cli, Command};
+use crate::errors::Service;
+use crate::i18n::Lang;
+
+/// Settings of every command: the language, the output format and the service addresses.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Language of messages and tables.
+    pub lang: Lang,
+    /// Print JSON instead of text.
+    pub json: bool,
+    /// URL of the activity service.
+    pub activity_addr: String,
+    /// URL of the scoring service.
+    pub scoring_addr: String,
+    /// URL of the qualification service.
+    pub qualification_addr: String,
+}
+
+impl Context {
+    /// Opens a channel to `service`.
+    pub async fn channel(&self, service: Service) -> Result<tonic::transport::Channel, errors::CliError> {
+        let address = match service {
+            Service::Activity => &self.activity_addr,
+            Service::Scoring => &self.scoring_addr,
+            Service::Qualification => &self.qualification_addr,
+        };
+        errors::connect(service, address).await
+    }
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let context = Context {
+        lang: i18n::detect_lang(cli.lang),
+        json: cli.json,
+        activity_addr: cli.activity_addr.clone(),
+        scoring_addr: cli.scoring_addr.clone(),
+        qualification_addr: cli.qualification_addr.clone(),
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            errors::print_error(&error.into(), context.lang);
+            return ExitCode::FAILURE;
+        }
+    };
+
+    match runtime.block_on(run(&context, cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            errors::print_error(&error, context.lang);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Up(args) => up::run(context, args).await,
+        Command::Track(args) => commands::track::run(context, args).await,
+        Command::Lead(args::LeadCommand::Show(key)) => commands::lead::show(context, key).await,
+        Command::Lead(args::LeadCommand::Upsert(args)) => commands::lead::upsert(context, args).await,
+        Command::Queue(args) => commands::sales::queue(context, args).await,
+        Command::Work(args) => commands::sales::work(context, args).await,
+        Command::Accept(args) => commands::sales::accept(context, args).await,
+        Command::Reject(args) => commands::sales::reject(context, args).await,
+        Command::Close(args) => commands::sales::close(context, args).await,
+        Command::Funnel(args) => commands::funnel::run(context, args).await,
+        Command::Model(args::ModelCommand::Show { model_id }) => commands::model::show(context, &model_id).await,
+        Command::Model(args::ModelCommand::Publish { file }) => commands::model::publish(context, &file).await,
+        Command::Import(args) => commands::import::run(context, args).await,
+    }
+}

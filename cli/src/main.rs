@@ -1,0 +1,5 @@
+//! The `leadflow` binary; see the library for the commands.
+
+fn main() -> std::process::ExitCode {
+    leadflow::main()
+}
