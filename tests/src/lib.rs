@@ -199,22 +199,7 @@ async fn wait_until_serving(channel: Channel) {
     panic!("service did not report SERVING within 5 s");
 }
 
-/// Replaces the database name of a PostgreSQL URL.
-pub fn database_url(server: &str, database: &str) -> String {
-    let (without_query, query) = match server.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (server, None),
-    };
-    let scheme_end = without_query.find("://").map(|index| index + 3).unwrap_or(0);
-    let base = match without_query[scheme_end..].find('/') {
-        Some(slash) => &without_query[..scheme_end + slash],
-        None => without_query,
-    };
-    match query {
-        Some(query) => format!("{base}/{database}?{query}"),
-        None => format!("{base}/{database}"),
-    }
-}
+pub use leadflow_kit::testing::database_url;
 
 async fn create_database(server: &str, database: &str) {
     let mut connection = sqlx::PgConnection::connect(server).await.expect("connect to the PostgreSQL test server");
@@ -247,17 +232,5 @@ where
             panic!("timed out waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_url_replaces_path() {
-        assert_eq!(database_url("postgres://postgres@127.0.0.1:5432/postgres", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(database_url("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
-        assert_eq!(database_url("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

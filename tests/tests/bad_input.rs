@@ -126,7 +126,7 @@ async fn model_errors(mut suite: Suite) -> Suite {
     };
     let status = suite
         .scoring
-        .publish_scoring_model(PublishScoringModelRequest { model: Some(invalid), request_id: String::new() })
+        .publish_scoring_model(PublishScoringModelRequest { model: Some(invalid), ..PublishScoringModelRequest::default() })
         .await
         .expect_err("invalid model");
     assert_eq!(status.code(), Code::InvalidArgument);

@@ -24,7 +24,7 @@ async fn score_when(suite: &Suite, lead_id: &str, what: &str, ready: impl Fn(&Le
         let lead_id = lead_id.to_owned();
         let ready = &ready;
         async move {
-            let score = client.get_lead_score(GetLeadScoreRequest { lead_id }).await.ok()?.into_inner().score?;
+            let score = client.get_lead_score(GetLeadScoreRequest { lead_id, as_of: None }).await.ok()?.into_inner().score?;
             ready(&score).then_some(score)
         }
     })
@@ -161,7 +161,7 @@ async fn concurrent_activities(mut suite: Suite) -> Suite {
     };
     suite
         .scoring
-        .publish_scoring_model(PublishScoringModelRequest { model: Some(model), request_id: String::new() })
+        .publish_scoring_model(PublishScoringModelRequest { model: Some(model), ..PublishScoringModelRequest::default() })
         .await
         .expect("model published");
 

@@ -4,7 +4,7 @@ use leadflow_proto::activity::{LeadKey, LifecycleStage, TrackActivityRequest, Up
 use leadflow_proto::qualification::{
     AcceptLeadRequest, Bant, Budget, CloseLeadRequest, GetFunnelRequest, GetQualificationRequest, ListQueueRequest,
 };
-use leadflow_proto::scoring::GetLeadScoreRequest;
+use leadflow_proto::scoring::{GetLeadScoreRequest, LedgerEntryKind, ListScoreChangesRequest};
 use leadflow_proto::types::{ActivityType, Outcome, QualificationState};
 use leadflow_tests::{Suite, eventually, on_every_backend};
 
@@ -75,7 +75,7 @@ async fn journey(mut suite: Suite) -> Suite {
 
     let score = suite
         .scoring
-        .get_lead_score(GetLeadScoreRequest { lead_id: lead_id.clone() })
+        .get_lead_score(GetLeadScoreRequest { lead_id: lead_id.clone(), as_of: None })
         .await
         .expect("score")
         .into_inner()
@@ -84,9 +84,21 @@ async fn journey(mut suite: Suite) -> Suite {
     assert_eq!(score.score, 57);
     assert!(score.mql);
     assert_eq!(score.mql_count, 1);
-    assert_eq!(score.ledger_entries, 3);
-    let ledger_sum: i64 = score.reasons.iter().map(|reason| reason.points).sum();
-    assert_eq!(ledger_sum, score.score);
+    assert_eq!(score.ledger_entries, 4, "three activities and the crossing");
+    let reasons_sum: i64 = score.reasons.iter().map(|reason| reason.points).sum();
+    assert_eq!(reasons_sum, score.score);
+
+    let ledger = suite
+        .scoring
+        .list_score_changes(ListScoreChangesRequest { lead_id: lead_id.clone(), ..ListScoreChangesRequest::default() })
+        .await
+        .expect("ledger")
+        .into_inner()
+        .entries;
+    let kinds: Vec<i32> = ledger.iter().map(|entry| entry.kind).collect();
+    let activity = LedgerEntryKind::Activity as i32;
+    assert_eq!(kinds, [activity, activity, activity, LedgerEntryKind::Mql as i32]);
+    assert_eq!(ledger.iter().map(|entry| entry.points).sum::<i64>(), 57);
 
     let accepted = qualification
         .accept_lead(AcceptLeadRequest { lead_id: lead_id.clone(), bant: Some(full_bant()), request_id: String::new() })

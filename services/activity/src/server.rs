@@ -65,6 +65,7 @@ pub async fn run(
         db,
         relays: vec![relay],
         shutdown_timeout: config.shutdown_timeout(),
+        jobs: Vec::new(),
     };
     run_service::<Migrator>(parts, listener, shutdown).await
 }

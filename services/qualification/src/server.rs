@@ -82,6 +82,7 @@ pub async fn run(
         db,
         relays,
         shutdown_timeout: config.shutdown_timeout(),
+        jobs: Vec::new(),
     };
     run_service::<Migrator>(parts, listener, shutdown).await
 }

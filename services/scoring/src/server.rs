@@ -16,7 +16,7 @@ use tonic::service::Routes;
 use tonic::transport::Endpoint;
 
 use crate::api::{ScoringApi, ScoringEventsApi};
-use crate::engine::{QUALIFICATION, QualificationSink};
+use crate::engine::{QUALIFICATION, QualificationSink, jobs};
 use crate::migration::Migrator;
 
 /// Binds the configured address and serves until SIGTERM or SIGINT.
@@ -44,7 +44,14 @@ pub async fn run(
     let db = leadflow_kit::db::connect(&config.database_url).await?;
     let waker = OutboxWaker::new();
 
-    let routes = Routes::new(ScoringServiceServer::new(ScoringApi::new(db.clone())))
+    // Watch streams end when shutdown starts, so draining does not wait for them.
+    let (streams_stop, streams_stopped) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = streams_stop.send(true);
+    };
+
+    let routes = Routes::new(ScoringServiceServer::new(ScoringApi::new(db.clone(), streams_stopped)))
         .add_service(ScoringEventsServiceServer::new(ScoringEventsApi::new(db.clone(), waker.clone())));
 
     let qualification = Endpoint::from_shared(config.qualification_url.clone())
@@ -58,6 +65,7 @@ pub async fn run(
         config.relay.to_relay_config(),
     );
 
+    let (jobs_db, jobs_waker, interval) = (db.clone(), waker.clone(), config.job_interval());
     let parts = ServiceParts {
         domain: crate::DOMAIN,
         health_names: vec!["leadflow.scoring.v1.ScoringService", "leadflow.scoring.v1.ScoringEventsService"],
@@ -65,6 +73,7 @@ pub async fn run(
         db,
         relays: vec![relay],
         shutdown_timeout: config.shutdown_timeout(),
+        jobs: vec![Box::new(move |stopped| Box::pin(jobs::run(jobs_db, jobs_waker, interval, stopped)))],
     };
     run_service::<Migrator>(parts, listener, shutdown).await
 }

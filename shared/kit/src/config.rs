@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::outbox::RelayConfig;
 
-/// Settings of one service process.
+/// Settings of one service process. Unknown keys are ignored, because the `LEADFLOW_`
+/// prefix is shared with the CLI and the tests (`LEADFLOW_ACTIVITY_ADDR`,
+/// `LEADFLOW_TEST_DATABASE_URL`), whose variables may be set in the same environment.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ServiceConfig {
     /// Address the gRPC server listens on.
     pub listen: SocketAddr,
@@ -30,13 +32,15 @@ pub struct ServiceConfig {
     pub shutdown_timeout_secs: u64,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Milliseconds between runs of a service's background jobs (decay and rescoring).
+    pub job_interval_ms: u64,
     /// Outbox relay settings.
     pub relay: RelaySettings,
 }
 
 /// Outbox relay settings as configured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct RelaySettings {
     /// Most events per delivery call.
     pub batch_size: u64,
@@ -83,6 +87,7 @@ impl Default for ServiceConfig {
             qualification_url: "http://127.0.0.1:50053".to_owned(),
             shutdown_timeout_secs: 20,
             log_format: "text".to_owned(),
+            job_interval_ms: 1000,
             relay: RelaySettings::default(),
         }
     }
@@ -98,13 +103,18 @@ impl ServiceConfig {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("LEADFLOW_").split("__").ignore(&["log", "data_dir"]));
+        figment = figment.merge(Env::prefixed("LEADFLOW_").split("__"));
 
         let config: ServiceConfig = figment.extract()?;
         if config.database_url.is_empty() {
             anyhow::bail!("database_url is not set; set LEADFLOW_DATABASE_URL to sqlite://PATH or postgres://…");
         }
         Ok(config)
+    }
+
+    /// Returns the interval of background jobs.
+    pub fn job_interval(&self) -> Duration {
+        Duration::from_millis(self.job_interval_ms.max(10))
     }
 
     /// Returns the shutdown deadline.

@@ -95,6 +95,12 @@ pub enum Reason {
     ModelNotFound,
     /// The lead never became an MQL, so it has no qualification.
     QualificationNotFound,
+    /// The scoring model has no such version.
+    ModelVersionNotFound,
+    /// The model version is not a draft, so it cannot be published as one.
+    VersionNotDraft,
+    /// The stored model version does not pass validation.
+    ModelInvalid,
     /// The lead's state does not allow the requested transition.
     InvalidState,
     /// The e-mail address and the external id belong to different leads.
@@ -115,12 +121,15 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for catalogue checks.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 16] = [
         Reason::InvalidArgument,
         Reason::LeadNotFound,
         Reason::ScoreNotFound,
         Reason::ModelNotFound,
         Reason::QualificationNotFound,
+        Reason::ModelVersionNotFound,
+        Reason::VersionNotDraft,
+        Reason::ModelInvalid,
         Reason::InvalidState,
         Reason::LeadKeyConflict,
         Reason::RequestIdReused,
@@ -139,6 +148,9 @@ impl Reason {
             Reason::ScoreNotFound => "SCORE_NOT_FOUND",
             Reason::ModelNotFound => "MODEL_NOT_FOUND",
             Reason::QualificationNotFound => "QUALIFICATION_NOT_FOUND",
+            Reason::ModelVersionNotFound => "MODEL_VERSION_NOT_FOUND",
+            Reason::VersionNotDraft => "VERSION_NOT_DRAFT",
+            Reason::ModelInvalid => "MODEL_INVALID",
             Reason::InvalidState => "INVALID_STATE",
             Reason::LeadKeyConflict => "LEAD_KEY_CONFLICT",
             Reason::RequestIdReused => "REQUEST_ID_REUSED",
@@ -167,6 +179,20 @@ impl Reason {
             }
             (Reason::QualificationNotFound, Lang::Ro) => {
                 "Lead-ul {lead_id} nu este în coada de vânzări, deoarece nu a devenit MQL."
+            }
+            (Reason::ModelVersionNotFound, Lang::En) => "Scoring model {model_id} has no version {version}.",
+            (Reason::ModelVersionNotFound, Lang::Ro) => "Modelul de scoring {model_id} nu are versiunea {version}.",
+            (Reason::VersionNotDraft, Lang::En) => {
+                "Version {version} of scoring model {model_id} is {state}, not a draft."
+            }
+            (Reason::VersionNotDraft, Lang::Ro) => {
+                "Versiunea {version} a modelului de scoring {model_id} este {state}, nu o ciornă."
+            }
+            (Reason::ModelInvalid, Lang::En) => {
+                "Version {version} of scoring model {model_id} is not valid: {fields}. The active version stays active."
+            }
+            (Reason::ModelInvalid, Lang::Ro) => {
+                "Versiunea {version} a modelului de scoring {model_id} nu este validă: {fields}. Versiunea activă rămâne activă."
             }
             (Reason::InvalidState, Lang::En) => {
                 "Lead {lead_id} is in state {state}, but this action needs {expected}."
@@ -282,6 +308,13 @@ impl ApiError {
     /// FAILED_PRECONDITION: the request is valid but the stored state does not allow it.
     pub fn failed_precondition(reason: Reason, message: String) -> Self {
         Self::new(Code::FailedPrecondition, reason, message)
+    }
+
+    /// Attaches field violations, for example to a FAILED_PRECONDITION about stored data.
+    pub fn with_violations(mut self, violations: Vec<FieldViolation>) -> Self {
+        let fields: Vec<String> = violations.iter().map(|v| v.field.clone()).collect();
+        self.violations = violations;
+        self.with_arg("fields", fields.join(", "))
     }
 
     /// FAILED_PRECONDITION for a state transition that the lead's state does not allow.

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod paging;
 pub mod server;
 pub mod telemetry;
+pub mod testing;
 pub mod time;
 
 pub use errors::{ApiError, ApiResult, CallContext, Lang};

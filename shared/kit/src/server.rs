@@ -245,7 +245,13 @@ pub struct ServiceParts {
     pub relays: Vec<crate::outbox::Relay>,
     /// Deadline for draining in-flight calls at shutdown.
     pub shutdown_timeout: Duration,
+    /// Background jobs started after migration; each gets a receiver that turns true at
+    /// shutdown and should return soon after.
+    pub jobs: Vec<Job>,
 }
+
+/// A background job of a service.
+pub type Job = Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// Runs a service on `listener` until `shutdown` completes: serve with health NOT_SERVING,
 /// migrate, open the gate, start the relays; at shutdown drain calls, then stop the relays
@@ -288,6 +294,8 @@ pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
         .map(|relay| tokio::spawn(relay.run(relay_stopped.clone())))
         .collect();
 
+    let jobs: Vec<_> = parts.jobs.into_iter().map(|job| tokio::spawn(job(relay_stopped.clone()))).collect();
+
     let purge_db = parts.db.clone();
     let mut purge_stopped = relay_stopped.clone();
     let purger = tokio::spawn(async move {
@@ -324,8 +332,8 @@ pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
     };
 
     let _ = relay_stop.send(true);
-    for relay in relays {
-        let _ = relay.await;
+    for task in relays.into_iter().chain(jobs) {
+        let _ = task.await;
     }
     let _ = purger.await;
     tracing::info!(service = parts.domain, "stopped");

@@ -5,62 +5,191 @@ pub mod entity;
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use crate::domain::Model;
-pub use entity::{ledger_entry, lead_score, scoring_model};
+use crate::domain::{ActivityFact, Model};
+pub use entity::{ledger_entry, lead_score, rescore_job, scored_activity, scoring_model};
 
-/// Returns the active version of a model with its description and publication time.
+/// State name of the active version.
+pub const ACTIVE: &str = "ACTIVE";
+/// State name of a draft.
+pub const DRAFT: &str = "DRAFT";
+/// State name of a replaced version.
+pub const RETIRED: &str = "RETIRED";
+
+/// Reads the engine's model from a stored version.
+pub fn model_from_row(row: &scoring_model::Model) -> Result<Model, DbErr> {
+    let mut model: Model = serde_json::from_value(row.definition.clone())
+        .map_err(|error| DbErr::Custom(format!("stored model {} v{} does not decode: {error}", row.model_id, row.version)))?;
+    model.version = row.version;
+    model.model_id = row.model_id.clone();
+    Ok(model)
+}
+
+/// Returns the active version of a model.
 pub async fn active_model<C: ConnectionTrait>(db: &C, model_id: &str) -> Result<Option<(Model, scoring_model::Model)>, DbErr> {
     let row = scoring_model::Entity::find()
         .filter(scoring_model::Column::ModelId.eq(model_id))
-        .filter(scoring_model::Column::Active.eq(true))
+        .filter(scoring_model::Column::State.eq(ACTIVE))
         .one(db)
         .await?;
-    Ok(row.map(|row| (model_from_row(&row), row)))
+    match row {
+        Some(row) => Ok(Some((model_from_row(&row)?, row))),
+        None => Ok(None),
+    }
 }
 
-fn model_from_row(row: &scoring_model::Model) -> Model {
-    let points: BTreeMap<String, i64> = serde_json::from_value(row.activity_points.clone()).unwrap_or_default();
-    Model { model_id: row.model_id.clone(), version: row.version, points, threshold: row.mql_threshold }
+/// Returns one version of a model.
+pub async fn model_version<C: ConnectionTrait>(db: &C, model_id: &str, version: i32) -> Result<Option<scoring_model::Model>, DbErr> {
+    scoring_model::Entity::find_by_id((model_id.to_owned(), version)).one(db).await
 }
 
-/// Stores a new version of a model and makes it the only active one; returns the version.
-pub async fn publish_model<C: ConnectionTrait>(
+/// Lists versions of a model, newest first, below `before` when given.
+pub async fn list_versions<C: ConnectionTrait>(
     db: &C,
     model_id: &str,
-    points: &BTreeMap<String, i64>,
-    threshold: i64,
-    description: &str,
-) -> Result<scoring_model::Model, DbErr> {
-    let latest = scoring_model::Entity::find()
+    before: Option<i32>,
+    limit: u64,
+) -> Result<Vec<scoring_model::Model>, DbErr> {
+    let mut query = scoring_model::Entity::find()
         .filter(scoring_model::Column::ModelId.eq(model_id))
+        .order_by_desc(scoring_model::Column::Version)
+        .limit(limit);
+    if let Some(before) = before {
+        query = query.filter(scoring_model::Column::Version.lt(before));
+    }
+    query.all(db).await
+}
+
+/// Stores a model as a new version in `state`; returns the stored row.
+pub async fn insert_version<C: ConnectionTrait>(db: &C, model: &Model, state: &str) -> Result<scoring_model::Model, DbErr> {
+    let latest = scoring_model::Entity::find()
+        .filter(scoring_model::Column::ModelId.eq(model.model_id.as_str()))
         .order_by_desc(scoring_model::Column::Version)
         .one(db)
         .await?;
     let version = latest.map(|row| row.version + 1).unwrap_or(1);
+    let now = leadflow_kit::time::now();
 
+    let mut stored = model.clone();
+    stored.version = version;
+    let row = scoring_model::Model {
+        model_id: model.model_id.clone(),
+        version,
+        state: state.to_owned(),
+        definition: serde_json::to_value(&stored).map_err(|error| DbErr::Custom(error.to_string()))?,
+        mql_threshold: model.threshold,
+        description: model.description.clone(),
+        create_time: now,
+        publish_time: (state == ACTIVE).then_some(now),
+    };
+    scoring_model::Entity::insert(scoring_model::ActiveModel {
+        model_id: Set(row.model_id.clone()),
+        version: Set(row.version),
+        state: Set(row.state.clone()),
+        definition: Set(row.definition.clone()),
+        mql_threshold: Set(row.mql_threshold),
+        description: Set(row.description.clone()),
+        create_time: Set(row.create_time),
+        publish_time: Set(row.publish_time),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(row)
+}
+
+/// Makes `version` the active version of its model and retires the previous one; starts a
+/// rescoring job for it.
+pub async fn activate<C: ConnectionTrait>(db: &C, model_id: &str, version: i32) -> Result<(), DbErr> {
+    let now = leadflow_kit::time::now();
     scoring_model::Entity::update_many()
-        .col_expr(scoring_model::Column::Active, Expr::value(false))
+        .col_expr(scoring_model::Column::State, Expr::value(RETIRED))
         .filter(scoring_model::Column::ModelId.eq(model_id))
+        .filter(scoring_model::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    scoring_model::Entity::update_many()
+        .col_expr(scoring_model::Column::State, Expr::value(ACTIVE))
+        .col_expr(scoring_model::Column::PublishTime, Expr::value(Some(now)))
+        .filter(scoring_model::Column::ModelId.eq(model_id))
+        .filter(scoring_model::Column::Version.eq(version))
         .exec(db)
         .await?;
 
-    let row = scoring_model::ActiveModel {
+    let leads_total = lead_score::Entity::find().count(db).await? as i64;
+    rescore_job::Entity::insert(rescore_job::ActiveModel {
         model_id: Set(model_id.to_owned()),
         version: Set(version),
-        activity_points: Set(serde_json::to_value(points).unwrap_or_default()),
-        mql_threshold: Set(threshold),
-        description: Set(description.to_owned()),
-        active: Set(true),
-        publish_time: Set(leadflow_kit::time::now()),
-    };
-    row.insert(db).await
+        cursor_lead_id: Set(None),
+        leads_done: Set(0),
+        leads_total: Set(leads_total),
+        finished: Set(leads_total == 0),
+        update_time: Set(now),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Returns the rescoring job of a version.
+pub async fn rescore_job<C: ConnectionTrait>(db: &C, model_id: &str, version: i32) -> Result<Option<rescore_job::Model>, DbErr> {
+    rescore_job::Entity::find_by_id((model_id.to_owned(), version)).one(db).await
+}
+
+/// Returns the oldest unfinished rescoring job.
+pub async fn pending_rescore<C: ConnectionTrait>(db: &C) -> Result<Option<rescore_job::Model>, DbErr> {
+    rescore_job::Entity::find()
+        .filter(rescore_job::Column::Finished.eq(false))
+        .order_by_asc(rescore_job::Column::UpdateTime)
+        .one(db)
+        .await
+}
+
+/// Records rescoring progress.
+pub async fn save_rescore<C: ConnectionTrait>(db: &C, job: &rescore_job::Model) -> Result<(), DbErr> {
+    rescore_job::Entity::update_many()
+        .col_expr(rescore_job::Column::CursorLeadId, Expr::value(job.cursor_lead_id))
+        .col_expr(rescore_job::Column::LeadsDone, Expr::value(job.leads_done))
+        .col_expr(rescore_job::Column::LeadsTotal, Expr::value(job.leads_total))
+        .col_expr(rescore_job::Column::Finished, Expr::value(job.finished))
+        .col_expr(rescore_job::Column::UpdateTime, Expr::value(leadflow_kit::time::now()))
+        .filter(rescore_job::Column::ModelId.eq(job.model_id.as_str()))
+        .filter(rescore_job::Column::Version.eq(job.version))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Returns lead ids after `after`, in id order.
+pub async fn lead_ids_after<C: ConnectionTrait>(db: &C, after: Option<Uuid>, limit: u64) -> Result<Vec<Uuid>, DbErr> {
+    let mut query = lead_score::Entity::find()
+        .select_only()
+        .column(lead_score::Column::LeadId)
+        .order_by_asc(lead_score::Column::LeadId)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(lead_score::Column::LeadId.gt(after));
+    }
+    query.into_tuple::<Uuid>().all(db).await
+}
+
+/// Returns leads whose next check is due at `now`.
+pub async fn leads_due<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<Uuid>, DbErr> {
+    lead_score::Entity::find()
+        .select_only()
+        .column(lead_score::Column::LeadId)
+        .filter(lead_score::Column::NextCheckAt.lte(now))
+        .order_by_asc(lead_score::Column::NextCheckAt)
+        .limit(limit)
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await
 }
 
 /// Finds a lead's score; on PostgreSQL the row is locked for the rest of the transaction so
@@ -79,17 +208,23 @@ pub async fn find_score<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<Opt
 }
 
 /// Inserts a score row.
-pub async fn insert_score<C: ConnectionTrait>(db: &C, score: lead_score::Model) -> Result<(), DbErr> {
+pub async fn insert_score<C: ConnectionTrait>(db: &C, score: &lead_score::Model) -> Result<(), DbErr> {
     let row = lead_score::ActiveModel {
         lead_id: Set(score.lead_id),
         score: Set(score.score),
+        engagement: Set(score.engagement),
+        fit: Set(score.fit),
+        floor_adjustment: Set(score.floor_adjustment),
         mql: Set(score.mql),
         mql_count: Set(score.mql_count),
         last_mql_time: Set(score.last_mql_time),
-        source: Set(score.source),
-        campaign: Set(score.campaign),
-        outcome: Set(score.outcome),
+        source: Set(score.source.clone()),
+        campaign: Set(score.campaign.clone()),
+        attributes: Set(score.attributes.clone()),
+        outcome: Set(score.outcome.clone()),
         ledger_entries: Set(score.ledger_entries),
+        model_version: Set(score.model_version),
+        next_check_at: Set(score.next_check_at),
         lead_create_time: Set(score.lead_create_time),
         update_time: Set(score.update_time),
     };
@@ -101,13 +236,19 @@ pub async fn insert_score<C: ConnectionTrait>(db: &C, score: lead_score::Model) 
 pub async fn update_score<C: ConnectionTrait>(db: &C, score: &lead_score::Model) -> Result<(), DbErr> {
     lead_score::Entity::update_many()
         .col_expr(lead_score::Column::Score, Expr::value(score.score))
+        .col_expr(lead_score::Column::Engagement, Expr::value(score.engagement))
+        .col_expr(lead_score::Column::Fit, Expr::value(score.fit))
+        .col_expr(lead_score::Column::FloorAdjustment, Expr::value(score.floor_adjustment))
         .col_expr(lead_score::Column::Mql, Expr::value(score.mql))
         .col_expr(lead_score::Column::MqlCount, Expr::value(score.mql_count))
         .col_expr(lead_score::Column::LastMqlTime, Expr::value(score.last_mql_time))
         .col_expr(lead_score::Column::Source, Expr::value(score.source.clone()))
         .col_expr(lead_score::Column::Campaign, Expr::value(score.campaign.clone()))
+        .col_expr(lead_score::Column::Attributes, Expr::value(score.attributes.clone()))
         .col_expr(lead_score::Column::Outcome, Expr::value(score.outcome.clone()))
         .col_expr(lead_score::Column::LedgerEntries, Expr::value(score.ledger_entries))
+        .col_expr(lead_score::Column::ModelVersion, Expr::value(score.model_version))
+        .col_expr(lead_score::Column::NextCheckAt, Expr::value(score.next_check_at))
         .col_expr(lead_score::Column::UpdateTime, Expr::value(score.update_time))
         .filter(lead_score::Column::LeadId.eq(score.lead_id))
         .exec(db)
@@ -115,49 +256,129 @@ pub async fn update_score<C: ConnectionTrait>(db: &C, score: &lead_score::Model)
     Ok(())
 }
 
-/// Inserts a ledger entry.
-pub async fn insert_ledger_entry<C: ConnectionTrait>(db: &C, entry: ledger_entry::Model) -> Result<(), DbErr> {
-    let row = ledger_entry::ActiveModel {
+/// Returns true when an activity was received before.
+pub async fn activity_known<C: ConnectionTrait>(db: &C, activity_id: Uuid) -> Result<bool, DbErr> {
+    Ok(scored_activity::Entity::find_by_id(activity_id).one(db).await?.is_some())
+}
+
+/// Stores a received activity as pending evaluation.
+pub async fn insert_activity<C: ConnectionTrait>(db: &C, lead_id: Uuid, fact: &ActivityFact) -> Result<(), DbErr> {
+    let row = scored_activity::ActiveModel {
+        activity_id: Set(fact.activity_id),
+        lead_id: Set(lead_id),
+        activity_type: Set(fact.activity_type.clone()),
+        occurred_at: Set(fact.occurred_at),
+        properties: Set(map_to_json(&fact.properties)),
+        rule_id: Set(None),
+        base_points: Set(0),
+        credited_points: Set(0),
+        verdict: Set(PENDING.to_owned()),
+        detail: Set(String::new()),
+    };
+    scored_activity::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Verdict of an activity not evaluated yet.
+pub const PENDING: &str = "pending";
+
+/// Returns every activity of a lead, oldest first.
+pub async fn lead_activities<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<Vec<scored_activity::Model>, DbErr> {
+    scored_activity::Entity::find()
+        .filter(scored_activity::Column::LeadId.eq(lead_id))
+        .order_by_asc(scored_activity::Column::OccurredAt)
+        .order_by_asc(scored_activity::Column::ActivityId)
+        .all(db)
+        .await
+}
+
+/// Writes the verdict columns of an activity.
+pub async fn update_activity<C: ConnectionTrait>(db: &C, row: &scored_activity::Model) -> Result<(), DbErr> {
+    scored_activity::Entity::update_many()
+        .col_expr(scored_activity::Column::RuleId, Expr::value(row.rule_id.clone()))
+        .col_expr(scored_activity::Column::BasePoints, Expr::value(row.base_points))
+        .col_expr(scored_activity::Column::CreditedPoints, Expr::value(row.credited_points))
+        .col_expr(scored_activity::Column::Verdict, Expr::value(row.verdict.clone()))
+        .col_expr(scored_activity::Column::Detail, Expr::value(row.detail.clone()))
+        .filter(scored_activity::Column::ActivityId.eq(row.activity_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Converts a stored activity to the engine's form.
+pub fn fact_from_row(row: &scored_activity::Model) -> ActivityFact {
+    ActivityFact {
+        activity_id: row.activity_id,
+        activity_type: row.activity_type.clone(),
+        occurred_at: row.occurred_at,
+        properties: json_to_map(&row.properties),
+    }
+}
+
+/// Inserts ledger entries.
+pub async fn insert_ledger_entries<C: ConnectionTrait>(db: &C, entries: Vec<ledger_entry::Model>) -> Result<(), DbErr> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows = entries.into_iter().map(|entry| ledger_entry::ActiveModel {
         id: Set(entry.id),
         lead_id: Set(entry.lead_id),
+        kind: Set(entry.kind),
         activity_id: Set(entry.activity_id),
-        activity_type: Set(entry.activity_type),
-        rule: Set(entry.rule),
+        rule_id: Set(entry.rule_id),
         model_id: Set(entry.model_id),
         model_version: Set(entry.model_version),
         points: Set(entry.points),
         score_before: Set(entry.score_before),
         score_after: Set(entry.score_after),
-        occurred_at: Set(entry.occurred_at),
+        reason: Set(entry.reason),
+        detail: Set(entry.detail),
+        effective_time: Set(entry.effective_time),
         entry_time: Set(entry.entry_time),
-    };
-    ledger_entry::Entity::insert(row).exec_without_returning(db).await?;
+    });
+    ledger_entry::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
-/// Returns true when an activity already has a ledger entry.
-pub async fn activity_scored<C: ConnectionTrait>(db: &C, activity_id: Uuid) -> Result<bool, DbErr> {
-    let found = ledger_entry::Entity::find()
-        .select_only()
-        .column(ledger_entry::Column::Id)
-        .filter(ledger_entry::Column::ActivityId.eq(activity_id))
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?;
-    Ok(found.is_some())
+/// Lists ledger entries after `after`, in id order, for one lead or all.
+pub async fn ledger_after<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Option<Uuid>,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<ledger_entry::Model>, DbErr> {
+    let mut query = ledger_entry::Entity::find().order_by_asc(ledger_entry::Column::Id).limit(limit);
+    if let Some(lead_id) = lead_id {
+        query = query.filter(ledger_entry::Column::LeadId.eq(lead_id));
+    }
+    if let Some(after) = after {
+        query = query.filter(ledger_entry::Column::Id.gt(after));
+    }
+    query.all(db).await
 }
 
-/// Returns the activity type and points of every ledger entry of a lead.
-pub async fn ledger_points<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<Vec<(String, i64)>, DbErr> {
+/// Returns the id of the newest ledger entry.
+pub async fn last_ledger_id<C: ConnectionTrait>(db: &C) -> Result<Option<Uuid>, DbErr> {
     ledger_entry::Entity::find()
         .select_only()
-        .column(ledger_entry::Column::ActivityType)
+        .column(ledger_entry::Column::Id)
+        .order_by_desc(ledger_entry::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await
+}
+
+/// Returns the sum of a lead's ledger entries.
+pub async fn ledger_sum<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<i64, DbErr> {
+    let points: Vec<i64> = ledger_entry::Entity::find()
+        .select_only()
         .column(ledger_entry::Column::Points)
         .filter(ledger_entry::Column::LeadId.eq(lead_id))
-        .order_by_asc(ledger_entry::Column::Id)
-        .into_tuple::<(String, i64)>()
+        .into_tuple::<i64>()
         .all(db)
-        .await
+        .await?;
+    Ok(points.iter().sum())
 }
 
 /// Lists scores highest first, then by lead id, after the given position.
@@ -178,4 +399,24 @@ pub async fn list_scores<C: ConnectionTrait>(
         );
     }
     query.all(db).await
+}
+
+/// Reads a JSON object of strings as a map; other JSON values read as empty.
+pub fn json_to_map(value: &serde_json::Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter_map(|(key, value)| value.as_str().map(|text| (key.clone(), text.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes a map as a JSON object of strings.
+pub fn map_to_json(map: &BTreeMap<String, String>) -> serde_json::Value {
+    serde_json::Value::Object(
+        map.iter().map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone()))).collect(),
+    )
 }

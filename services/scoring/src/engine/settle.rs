@@ -1,0 +1,263 @@
+//! Settling a lead: evaluate it under the active model at an instant, write one ledger entry
+//! per change against what its score already holds, and hand it to sales when it crosses the
+//! threshold.
+//!
+//! The stored score always equals the sum of the lead's ledger, because every entry carries
+//! exactly the difference between the points credited before and the points the evaluation
+//! gives now: for each activity, for the fit score and for the floor.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use leadflow_kit::time::to_timestamp;
+use leadflow_proto::events::{LeadBecameMql, scoring_event};
+use sea_orm::{ConnectionTrait, DbErr};
+use uuid::Uuid;
+
+use super::enqueue;
+use crate::domain::model::DecayPolicy;
+use crate::domain::{self, Model};
+use crate::store::{self, lead_score, ledger_entry, scored_activity};
+
+/// Why a lead is settled; decides the kind of entries for changed activities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// New activities or profile changes arrived.
+    Events,
+    /// A decay step or a future-dated activity came due.
+    Schedule,
+    /// A new model version was published.
+    Rescore,
+}
+
+/// Ledger entry kinds as stored.
+pub mod kind {
+    /// An activity was scored.
+    pub const ACTIVITY: &str = "ACTIVITY";
+    /// An earlier activity's points changed after a late activity.
+    pub const CORRECTION: &str = "CORRECTION";
+    /// Points decayed with age.
+    pub const DECAY: &str = "DECAY";
+    /// The fit score changed.
+    pub const FIT: &str = "FIT";
+    /// The floor raised or released the total.
+    pub const FLOOR: &str = "FLOOR";
+    /// A new model version changed points.
+    pub const RESCORE: &str = "RESCORE";
+    /// The lead became an MQL.
+    pub const MQL: &str = "MQL";
+    /// The total fell below the threshold.
+    pub const FELL_BELOW: &str = "FELL_BELOW";
+}
+
+struct Ledger<'a> {
+    model: &'a Model,
+    lead_id: Uuid,
+    running: i64,
+    now: DateTime<Utc>,
+    entries: Vec<ledger_entry::Model>,
+}
+
+impl Ledger<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        kind: &str,
+        activity_id: Option<Uuid>,
+        rule_id: &str,
+        points: i64,
+        reason: &str,
+        detail: String,
+        effective_time: DateTime<Utc>,
+    ) {
+        let before = self.running;
+        self.running += points;
+        self.entries.push(ledger_entry::Model {
+            id: Uuid::now_v7(),
+            lead_id: self.lead_id,
+            kind: kind.to_owned(),
+            activity_id,
+            rule_id: rule_id.to_owned(),
+            model_id: self.model.model_id.clone(),
+            model_version: self.model.version,
+            points,
+            score_before: before,
+            score_after: self.running,
+            reason: reason.to_owned(),
+            detail,
+            effective_time,
+            entry_time: self.now,
+        });
+    }
+}
+
+/// Returns the instant of the last decay step at or before `now`.
+fn last_step(policy: DecayPolicy, occurred_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let age = (now - occurred_at).num_seconds().max(0);
+    match policy {
+        DecayPolicy::None => now,
+        DecayPolicy::HalfLife { secs } => occurred_at + chrono::Duration::seconds(age / secs * secs),
+        DecayPolicy::Expire { secs } => occurred_at + chrono::Duration::seconds(secs),
+    }
+}
+
+/// Settles one lead at `now` in the caller's transaction. The lead's score row must exist.
+/// Returns true when the lead became an MQL.
+pub async fn settle_lead<C: ConnectionTrait>(
+    db: &C,
+    model: &Model,
+    lead_id: Uuid,
+    now: DateTime<Utc>,
+    cause: Cause,
+    traceparent: &str,
+) -> Result<bool, DbErr> {
+    let Some(mut score) = store::find_score_for_update(db, lead_id).await? else {
+        return Ok(false);
+    };
+    let rows = store::lead_activities(db, lead_id).await?;
+    let facts: Vec<_> = rows.iter().map(store::fact_from_row).collect();
+    let attributes = store::json_to_map(&score.attributes);
+    let evaluation = domain::evaluate(model, &facts, &attributes, &score.source, now);
+
+    let mut ledger = Ledger { model, lead_id, running: score.score, now, entries: Vec::new() };
+    let base_change_kind =
+        if cause == Cause::Rescore || score.model_version != model.version { kind::RESCORE } else { kind::CORRECTION };
+    let mut rows_by_id: BTreeMap<Uuid, scored_activity::Model> = rows.into_iter().map(|row| (row.activity_id, row)).collect();
+    let mut latest_new_activity: Option<DateTime<Utc>> = None;
+
+    for (award, points) in evaluation.awards.iter().zip(&evaluation.points) {
+        let Some(row) = rows_by_id.get_mut(&award.activity_id) else {
+            continue;
+        };
+        let rule = award.rule_index.map(|index| &model.rules[index]);
+        let rule_id = rule.map(|rule| rule.rule_id.clone());
+        let verdict = award.verdict.code();
+        let detail = award.verdict.detail();
+        let delta = points - row.credited_points;
+
+        let entry_kind = if row.verdict == store::PENDING {
+            latest_new_activity = Some(latest_new_activity.map_or(award.occurred_at, |t| t.max(award.occurred_at)));
+            Some((kind::ACTIVITY, award.occurred_at))
+        } else if row.base_points != award.base_points || row.rule_id != rule_id || row.verdict != verdict {
+            Some((base_change_kind, award.occurred_at))
+        } else if delta != 0 {
+            let policy = rule.map(|rule| model.decay_of(rule)).unwrap_or(DecayPolicy::None);
+            Some((kind::DECAY, last_step(policy, award.occurred_at, now)))
+        } else {
+            None
+        };
+
+        if let Some((entry_kind, effective_time)) = entry_kind {
+            let reason = if entry_kind == kind::DECAY { "decay" } else { verdict };
+            ledger.push(
+                entry_kind,
+                Some(award.activity_id),
+                rule_id.as_deref().unwrap_or_default(),
+                delta,
+                reason,
+                detail.clone(),
+                effective_time,
+            );
+            row.rule_id = rule_id;
+            row.base_points = award.base_points;
+            row.credited_points = *points;
+            row.verdict = verdict.to_owned();
+            row.detail = detail;
+            store::update_activity(db, row).await?;
+        }
+    }
+
+    if evaluation.fit != score.fit {
+        let rules: Vec<&str> = evaluation.fit_matches.iter().map(|(id, _, _)| id.as_str()).collect();
+        let detail = if rules.is_empty() { "no fit rule matches".to_owned() } else { format!("matching fit rules: {}", rules.join(", ")) };
+        ledger.push(kind::FIT, None, &rules.join(","), evaluation.fit - score.fit, "fit", detail, now);
+    }
+    if evaluation.floor_adjustment != score.floor_adjustment {
+        let detail = format!("score floor {}", model.floor.unwrap_or_default());
+        ledger.push(kind::FLOOR, None, "", evaluation.floor_adjustment - score.floor_adjustment, "floor", detail, now);
+    }
+
+    if ledger.running != evaluation.total {
+        tracing::error!(lead_id = %lead_id, ledger = ledger.running, evaluation = evaluation.total, "ledger and evaluation disagree");
+    }
+
+    let before = score.score;
+    let after = ledger.running;
+    let effective = latest_new_activity.unwrap_or(now);
+    if before >= model.threshold && after < model.threshold {
+        let detail = format!("total {after} is below the threshold {}; an MQL stays an MQL", model.threshold);
+        ledger.push(kind::FELL_BELOW, None, "", 0, "fell_below", detail, effective);
+    }
+
+    let compared_before = if cause == Cause::Rescore { i64::MIN } else { before };
+    let became_mql = domain::crosses_threshold(model, !score.mql, compared_before, after, evaluation.fit);
+    if became_mql {
+        let detail = format!("total {after} reached the threshold {}", model.threshold);
+        ledger.push(kind::MQL, None, "", 0, "threshold_crossed", detail, effective);
+        score.mql = true;
+        score.mql_count += 1;
+        score.last_mql_time = Some(effective);
+
+        let contributions = evaluation.awards.iter().zip(&evaluation.points).map(|(award, points)| (award.activity_type.as_str(), *points));
+        let mut reasons = domain::reasons(contributions);
+        reasons.truncate(domain::TOP_REASONS);
+        let kind = scoring_event::Kind::LeadBecameMql(LeadBecameMql {
+            score: after,
+            threshold: model.threshold,
+            model_id: model.model_id.clone(),
+            model_version: model.version,
+            source: score.source.clone(),
+            campaign: score.campaign.clone(),
+            crossed_at: Some(to_timestamp(effective)),
+            top_reasons: reasons,
+        });
+        enqueue(db, lead_id, traceparent, kind).await?;
+        tracing::info!(lead_id = %lead_id, score = after, threshold = model.threshold, model_version = model.version, "lead became MQL");
+    }
+
+    let next_pending = rows_by_id
+        .values()
+        .filter(|row| row.verdict == store::PENDING && row.occurred_at > now)
+        .map(|row| row.occurred_at)
+        .min();
+    let next_check = match (evaluation.next_decay, next_pending) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+
+    score.score = after;
+    score.engagement = evaluation.engagement;
+    score.fit = evaluation.fit;
+    score.floor_adjustment = evaluation.floor_adjustment;
+    score.model_version = model.version;
+    score.next_check_at = next_check;
+    score.update_time = now;
+    score.ledger_entries += ledger.entries.len() as i64;
+
+    store::insert_ledger_entries(db, ledger.entries).await?;
+    store::update_score(db, &score).await?;
+    Ok(became_mql)
+}
+
+/// Returns a new, empty score row for a lead.
+pub fn new_score(lead_id: Uuid, lead_create_time: DateTime<Utc>, model: &Model, now: DateTime<Utc>) -> lead_score::Model {
+    lead_score::Model {
+        lead_id,
+        score: 0,
+        engagement: 0,
+        fit: 0,
+        floor_adjustment: 0,
+        mql: false,
+        mql_count: 0,
+        last_mql_time: None,
+        source: String::new(),
+        campaign: String::new(),
+        attributes: serde_json::Value::Object(Default::default()),
+        outcome: None,
+        ledger_entries: 0,
+        model_version: model.version,
+        next_check_at: None,
+        lead_create_time,
+        update_time: now,
+    }
+}
