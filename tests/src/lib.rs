@@ -121,6 +121,7 @@ impl Suite {
                 scoring_url: urls[1].clone(),
                 qualification_url: urls[2].clone(),
                 shutdown_timeout_secs: 5,
+                job_interval_ms: 100,
                 relay: RelaySettings { initial_backoff_ms: 20, max_backoff_ms: 500, ..RelaySettings::default() },
                 ..ServiceConfig::default()
             };
