@@ -81,6 +81,30 @@ async fn activity_errors(mut suite: Suite) -> Suite {
     suite
 }
 
+async fn localized_errors(mut suite: Suite) -> Suite {
+    let missing = uuid::Uuid::now_v7().to_string();
+    let lookup = || leadflow_proto::activity::GetLeadRequest { lead: by_id(&missing) };
+
+    let mut romanian = tonic::Request::new(lookup());
+    romanian.metadata_mut().insert("accept-language", "ro-RO,ro;q=0.9,en;q=0.5".parse().unwrap());
+    let status = suite.activity.get_lead(romanian).await.expect_err("missing lead");
+    let localized = status.get_error_details().localized_message().cloned().expect("LocalizedMessage");
+    assert_eq!(localized.locale, "ro-RO");
+    assert!(localized.message.contains("corespunde"), "Romanian text: {}", localized.message);
+    assert!(status.message().contains("no lead matches"), "the status message stays English");
+
+    let status = suite.activity.get_lead(lookup()).await.expect_err("missing lead");
+    let localized = status.get_error_details().localized_message().cloned().expect("LocalizedMessage");
+    assert_eq!(localized.locale, "en-US", "English without accept-language");
+
+    let mut invalid = tonic::Request::new(UpsertLeadRequest { email: "fără-arobas".to_owned(), ..UpsertLeadRequest::default() });
+    invalid.metadata_mut().insert("accept-language", "ro".parse().unwrap());
+    let status = suite.activity.upsert_lead(invalid).await.expect_err("invalid e-mail");
+    let localized = status.get_error_details().localized_message().cloned().expect("LocalizedMessage");
+    assert!(localized.message.contains("câmpuri nevalide"), "diacritics kept: {}", localized.message);
+    suite
+}
+
 async fn qualification_errors(mut suite: Suite) -> Suite {
     let lead_id = uuid::Uuid::now_v7().to_string();
     let empty_bant = AcceptLeadRequest {
@@ -91,7 +115,7 @@ async fn qualification_errors(mut suite: Suite) -> Suite {
             need: "Lead routing".to_owned(),
             timeframe: String::new(),
         }),
-        request_id: String::new(),
+        ..AcceptLeadRequest::default()
     };
     let status = suite.qualification.accept_lead(empty_bant).await.expect_err("incomplete BANT");
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -105,7 +129,7 @@ async fn qualification_errors(mut suite: Suite) -> Suite {
             need: "Forecasting".to_owned(),
             timeframe: "2027-03-31".to_owned(),
         }),
-        request_id: String::new(),
+        ..AcceptLeadRequest::default()
     };
     let status = suite.qualification.accept_lead(complete).await.expect_err("lead not in the queue");
     assert_eq!(status.code(), Code::NotFound);
@@ -140,6 +164,11 @@ async fn model_errors(mut suite: Suite) -> Suite {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn activity_rejects_bad_input() {
     on_every_backend(activity_errors).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn errors_follow_accept_language() {
+    on_every_backend(localized_errors).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
