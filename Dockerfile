@@ -16,9 +16,9 @@
 # would need the musl target and a musl C toolchain in the builder, and musl's allocator is
 # slow under the multi-threaded Tokio runtime.
 
-# 1.88 is the workspace's rust-version and the highest rust-version among the locked
-# dependencies, so it is the oldest builder that works. A newer tag builds the same lock file.
-ARG RUST_VERSION=1.88
+# 1.89 is the workspace's rust-version, which no locked dependency exceeds, so it is the
+# oldest builder that works. A newer tag builds the same lock file.
+ARG RUST_VERSION=1.89
 
 FROM rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use leadflow_kit::config::{RelaySettings, ServiceConfig};
+use leadflow_kit::faults::FaultInjection;
 use leadflow_proto::activity::activity_service_client::ActivityServiceClient;
 use leadflow_proto::qualification::qualification_service_client::QualificationServiceClient;
 use leadflow_proto::scoring::scoring_service_client::ScoringServiceClient;
@@ -79,8 +80,10 @@ pub struct Suite {
     pub addresses: [SocketAddr; 3],
     /// Database URLs of activity, scoring and qualification.
     pub database_urls: [String; 3],
-    stops: Vec<oneshot::Sender<()>>,
-    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+    /// Delays injected into the activity service's calls; none until a test sets one.
+    pub activity_faults: FaultInjection,
+    configs: [ServiceConfig; 3],
+    running: [Option<RunningService>; 3],
     created_databases: Vec<String>,
     _dir: tempfile::TempDir,
 }
@@ -111,31 +114,21 @@ impl Suite {
         let addresses = listeners.each_ref().map(|listener| listener.local_addr().expect("local address"));
         let urls = addresses.map(|address| format!("http://{address}"));
 
-        let mut stops = Vec::new();
-        let mut tasks = Vec::new();
+        let configs: [ServiceConfig; 3] = std::array::from_fn(|index| ServiceConfig {
+            listen: addresses[index],
+            database_url: database_urls[index].clone(),
+            activity_url: urls[0].clone(),
+            scoring_url: urls[1].clone(),
+            qualification_url: urls[2].clone(),
+            shutdown_timeout_secs: 5,
+            job_interval_ms: 100,
+            relay: RelaySettings { initial_backoff_ms: 20, max_backoff_ms: 500, ..RelaySettings::default() },
+            ..ServiceConfig::default()
+        });
+        let activity_faults = FaultInjection::enabled();
+        let mut running = [None, None, None];
         for (index, listener) in listeners.into_iter().enumerate() {
-            let config = ServiceConfig {
-                listen: addresses[index],
-                database_url: database_urls[index].clone(),
-                activity_url: urls[0].clone(),
-                scoring_url: urls[1].clone(),
-                qualification_url: urls[2].clone(),
-                shutdown_timeout_secs: 5,
-                job_interval_ms: 100,
-                relay: RelaySettings { initial_backoff_ms: 20, max_backoff_ms: 500, ..RelaySettings::default() },
-                ..ServiceConfig::default()
-            };
-            let (stop, stopped) = oneshot::channel::<()>();
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            let task = match index {
-                0 => tokio::spawn(leadflow_activity::run(config, listener, shutdown)),
-                1 => tokio::spawn(leadflow_scoring::run(config, listener, shutdown)),
-                _ => tokio::spawn(leadflow_qualification::run(config, listener, shutdown)),
-            };
-            stops.push(stop);
-            tasks.push(task);
+            running[index] = Some(RunningService::spawn(index, configs[index].clone(), &activity_faults, listener));
         }
 
         let channels = addresses.map(|address| {
@@ -152,8 +145,9 @@ impl Suite {
             qualification: QualificationServiceClient::new(channels[2].clone()),
             addresses,
             database_urls,
-            stops,
-            tasks,
+            activity_faults,
+            configs,
+            running,
             created_databases,
             _dir: dir,
         }
@@ -164,15 +158,40 @@ impl Suite {
         Channel::from_shared(format!("http://{}", self.addresses[index])).expect("endpoint").connect_lazy()
     }
 
+    /// Returns the settings service `index` runs with.
+    pub fn config(&self, index: usize) -> &ServiceConfig {
+        &self.configs[index]
+    }
+
+    /// Stops service `index` gracefully and waits until it has exited, at most 15 s. The
+    /// other services keep running; their relays retry until [`Suite::start_service`].
+    pub async fn stop_service(&mut self, index: usize) {
+        let service = self.running[index].take().unwrap_or_else(|| panic!("service {index} is not running"));
+        service.stop().await;
+    }
+
+    /// Starts service `index` again on its old address and database, and waits until it
+    /// reports SERVING.
+    pub async fn start_service(&mut self, index: usize) {
+        assert!(self.running[index].is_none(), "service {index} is already running");
+        let listener = bind_again(self.addresses[index]).await;
+        let service = RunningService::spawn(index, self.configs[index].clone(), &self.activity_faults, listener);
+        self.running[index] = Some(service);
+        wait_until_serving(self.channel(index)).await;
+    }
+
+    /// Starts the shutdown of service `index` and returns its task without waiting, for
+    /// tests that watch the drain.
+    pub fn begin_shutdown(&mut self, index: usize) -> JoinHandle<anyhow::Result<()>> {
+        let service = self.running[index].take().unwrap_or_else(|| panic!("service {index} is not running"));
+        let _ = service.stop.send(());
+        service.task
+    }
+
     /// Stops the services, checks that each exited cleanly, and drops PostgreSQL databases.
     pub async fn stop(self) {
-        for stop in self.stops {
-            let _ = stop.send(());
-        }
-        for task in self.tasks {
-            let result = tokio::time::timeout(Duration::from_secs(15), task).await;
-            let result = result.expect("service stopped within 15 s").expect("service task joined");
-            result.expect("service exited without error");
+        for service in self.running.into_iter().flatten() {
+            service.stop().await;
         }
         if let Backend::Postgres(server) = &self.backend {
             for database in &self.created_databases {
@@ -182,8 +201,48 @@ impl Suite {
     }
 }
 
+/// One service task of a suite and the sender that stops it.
+struct RunningService {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningService {
+    fn spawn(index: usize, config: ServiceConfig, activity_faults: &FaultInjection, listener: TcpListener) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = match index {
+            0 => tokio::spawn(leadflow_activity::run_with_faults(config, activity_faults.clone(), listener, shutdown)),
+            1 => tokio::spawn(leadflow_scoring::run(config, listener, shutdown)),
+            _ => tokio::spawn(leadflow_qualification::run(config, listener, shutdown)),
+        };
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let result = tokio::time::timeout(Duration::from_secs(15), self.task).await;
+        let result = result.expect("service stopped within 15 s").expect("service task joined");
+        result.expect("service exited without error");
+    }
+}
+
 async fn bind() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.expect("bind port 0")
+}
+
+/// Binds `address` again after its service stopped, retrying for up to 5 s while the old
+/// socket is still being closed.
+async fn bind_again(address: SocketAddr) -> TcpListener {
+    for _ in 0..100 {
+        if let Ok(listener) = TcpListener::bind(address).await {
+            return listener;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("could not bind {address} again within 5 s");
 }
 
 async fn wait_until_serving(channel: Channel) {
@@ -233,5 +292,19 @@ where
             panic!("timed out waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs a query that returns one integer, such as `SELECT COUNT(*) FROM activity`, on a
+/// service's database; for checks on tables that no RPC exposes.
+pub async fn query_count(database_url: &str, sql: &str) -> i64 {
+    use sqlx::Row;
+
+    if database_url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(database_url).await.expect("open SQLite database");
+        sqlx::query(sql).fetch_one(&mut connection).await.unwrap_or_else(|error| panic!("{sql}: {error}")).get(0)
+    } else {
+        let mut connection = sqlx::PgConnection::connect(database_url).await.expect("connect to PostgreSQL");
+        sqlx::query(sql).fetch_one(&mut connection).await.unwrap_or_else(|error| panic!("{sql}: {error}")).get(0)
     }
 }

@@ -14,7 +14,7 @@ pub mod migration;
 pub mod server;
 pub mod store;
 
-pub use server::{migrate, run, serve};
+pub use server::{migrate, run, run_with_faults, serve};
 
 /// Error domain of this service in `google.rpc.ErrorInfo`.
 pub const DOMAIN: &str = "activity.leadflow";

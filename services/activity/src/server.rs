@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use leadflow_kit::config::ServiceConfig;
 use leadflow_kit::outbox::{OutboxWaker, Relay};
-use leadflow_kit::server::{ServiceParts, run_service};
+use leadflow_kit::faults::FaultInjection;
+use leadflow_kit::server::{ServiceParts, run_service_with};
 use leadflow_proto::activity::activity_events_service_server::ActivityEventsServiceServer;
 use leadflow_proto::activity::activity_service_server::ActivityServiceServer;
 use sea_orm_migration::MigratorTrait;
@@ -41,6 +42,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with_faults(config, FaultInjection::default(), listener, shutdown).await
+}
+
+/// [`run`] with delays injected by tests through `faults`.
+pub async fn run_with_faults(
+    config: ServiceConfig,
+    faults: FaultInjection,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let db = leadflow_kit::db::connect(&config.database_url).await?;
     let waker = OutboxWaker::new();
 
@@ -67,5 +78,5 @@ pub async fn run(
         shutdown_timeout: config.shutdown_timeout(),
         jobs: Vec::new(),
     };
-    run_service::<Migrator>(parts, listener, shutdown).await
+    run_service_with::<Migrator>(parts, faults, listener, shutdown).await
 }

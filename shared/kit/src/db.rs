@@ -13,8 +13,13 @@ use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, SqlxPostgresConnector,
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-/// Time a request waits for a pooled connection before it fails with UNAVAILABLE.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a request waits for a pooled PostgreSQL connection before it fails with UNAVAILABLE.
+/// It is short so that callers fail fast while the database is unreachable and retry with
+/// backoff.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time a request waits for the one SQLite connection. Waiting there only means that other
+/// requests hold it, for example a large import, so the wait is longer than on PostgreSQL.
+pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections per service on PostgreSQL.
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 
@@ -50,7 +55,7 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<DatabaseConnection> {
 
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(SQLITE_ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .with_context(|| format!("failed to open SQLite database {url}"))?;
@@ -92,12 +97,45 @@ pub fn is_connection_error(error: &DbErr) -> bool {
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Query(sea_orm::RuntimeErr::SqlxError(sqlx_error))
-        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sqlx_error)) => matches!(
-            sqlx_error,
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-        ),
+        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sqlx_error)) => is_sqlx_connection_error(sqlx_error),
         _ => false,
     }
+}
+
+/// Returns true for sqlx errors of a lost or refused connection, including the PostgreSQL
+/// errors a server sends when it ends or refuses a session.
+fn is_sqlx_connection_error(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database_error) => {
+            if let Some(sqlite) = database_error.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                let code = sqlx::error::DatabaseError::code(sqlite);
+                return code.and_then(|code| code.parse::<i32>().ok()).is_some_and(is_sqlite_busy);
+            }
+            database_error.code().is_some_and(|code| is_postgres_connection_state(&code))
+        }
+        _ => false,
+    }
+}
+
+/// Returns true for PostgreSQL SQLSTATE codes that mean the session is gone or cannot start:
+/// class 08 (connection exception), 57P01 `admin_shutdown` ("terminating connection due to
+/// administrator command", sent by `pg_terminate_backend` and a fast shutdown), 57P02
+/// `crash_shutdown`, 57P03 `cannot_connect_now` and 53300 `too_many_connections`.
+pub fn is_postgres_connection_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// Returns true for SQLite result codes that mean another connection holds the database:
+/// SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes. Within one process the
+/// pool serialises all statements, so these come from another process on the same file, and
+/// a retry can succeed once it lets go.
+pub fn is_sqlite_busy(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6)
 }
 
 /// Returns true when the connection is PostgreSQL.
@@ -110,9 +148,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sqlite_busy_codes_are_retryable() {
+        for code in [5, 6, 261, 262, 517] {
+            assert!(is_sqlite_busy(code), "{code} is a busy or locked code");
+        }
+        assert!(!is_sqlite_busy(19), "a constraint violation is not");
+    }
+
+    #[test]
     fn redact_hides_password() {
         assert_eq!(redact("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
         assert_eq!(redact("sqlite://data/a.db"), "sqlite://data/a.db");
+    }
+
+    #[test]
+    fn postgres_session_errors_are_connection_errors() {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03", "53300"] {
+            assert!(is_postgres_connection_state(code), "{code} is a connection state");
+        }
+        for code in ["23505", "40001", "42P01", "55000"] {
+            assert!(!is_postgres_connection_state(code), "{code} is not a connection state");
+        }
+    }
+
+    #[test]
+    fn lost_connection_maps_to_connection_error() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let error = DbErr::Query(sea_orm::RuntimeErr::SqlxError(sqlx::Error::Io(io)));
+        assert!(is_connection_error(&error));
+        let error = DbErr::Exec(sea_orm::RuntimeErr::SqlxError(sqlx::Error::PoolTimedOut));
+        assert!(is_connection_error(&error));
+        let error = DbErr::Custom("bad query".to_owned());
+        assert!(!is_connection_error(&error));
     }
 
     #[tokio::test]

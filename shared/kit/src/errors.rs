@@ -103,7 +103,7 @@ pub enum Reason {
     ModelInvalid,
     /// The lead's state does not allow the requested transition.
     InvalidState,
-    /// The e-mail address and the external id belong to different leads.
+    /// The e-mail address and the external id do not belong to the same lead.
     LeadKeyConflict,
     /// A `request_id` was reused for a different request.
     RequestIdReused,
@@ -117,11 +117,19 @@ pub enum Reason {
     ConcurrentUpdate,
     /// A fault inside the service.
     Internal,
+    /// No sales rep has the given id.
+    RepNotFound,
+    /// A sales rep with the given id already exists.
+    RepAlreadyExists,
+    /// The sales rep has as many open leads as their capacity allows.
+    RepAtCapacity,
+    /// The sales rep is inactive and takes no leads.
+    RepInactive,
 }
 
 impl Reason {
     /// Every reason, for catalogue checks.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 20] = [
         Reason::InvalidArgument,
         Reason::LeadNotFound,
         Reason::ScoreNotFound,
@@ -138,6 +146,10 @@ impl Reason {
         Reason::DatabaseUnavailable,
         Reason::ConcurrentUpdate,
         Reason::Internal,
+        Reason::RepNotFound,
+        Reason::RepAlreadyExists,
+        Reason::RepAtCapacity,
+        Reason::RepInactive,
     ];
 
     /// Returns the UPPER_SNAKE_CASE name sent in `ErrorInfo.reason`.
@@ -159,6 +171,10 @@ impl Reason {
             Reason::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Reason::ConcurrentUpdate => "CONCURRENT_UPDATE",
             Reason::Internal => "INTERNAL",
+            Reason::RepNotFound => "REP_NOT_FOUND",
+            Reason::RepAlreadyExists => "REP_ALREADY_EXISTS",
+            Reason::RepAtCapacity => "REP_AT_CAPACITY",
+            Reason::RepInactive => "REP_INACTIVE",
         }
     }
 
@@ -201,10 +217,10 @@ impl Reason {
                 "Lead-ul {lead_id} este în starea {state}, dar această acțiune cere {expected}."
             }
             (Reason::LeadKeyConflict, Lang::En) => {
-                "The e-mail address and the external id belong to two different leads."
+                "The e-mail address and the external id do not belong to the same lead, so nothing was changed."
             }
             (Reason::LeadKeyConflict, Lang::Ro) => {
-                "Adresa de e-mail și id-ul extern aparțin unor lead-uri diferite."
+                "Adresa de e-mail și id-ul extern nu aparțin aceluiași lead, așa că nu s-a schimbat nimic."
             }
             (Reason::RequestIdReused, Lang::En) => {
                 "Request id {request_id} was already used for a different request."
@@ -240,6 +256,18 @@ impl Reason {
             (Reason::Internal, Lang::Ro) => {
                 "A apărut o eroare internă, înregistrată cu id-ul {error_id}."
             }
+            (Reason::RepNotFound, Lang::En) => "No sales rep has the id {rep_id}.",
+            (Reason::RepNotFound, Lang::Ro) => "Niciun agent de vânzări nu are id-ul {rep_id}.",
+            (Reason::RepAlreadyExists, Lang::En) => "A sales rep with the id {rep_id} already exists.",
+            (Reason::RepAlreadyExists, Lang::Ro) => "Există deja un agent de vânzări cu id-ul {rep_id}.",
+            (Reason::RepAtCapacity, Lang::En) => {
+                "Sales rep {rep_id} has no free capacity (capacity: {capacity} open leads)."
+            }
+            (Reason::RepAtCapacity, Lang::Ro) => {
+                "Agentul de vânzări {rep_id} nu mai are capacitate liberă (capacitate: {capacity} lead-uri deschise)."
+            }
+            (Reason::RepInactive, Lang::En) => "Sales rep {rep_id} is inactive and takes no leads.",
+            (Reason::RepInactive, Lang::Ro) => "Agentul de vânzări {rep_id} este inactiv și nu primește lead-uri.",
         }
     }
 }
@@ -308,6 +336,11 @@ impl ApiError {
     /// FAILED_PRECONDITION: the request is valid but the stored state does not allow it.
     pub fn failed_precondition(reason: Reason, message: String) -> Self {
         Self::new(Code::FailedPrecondition, reason, message)
+    }
+
+    /// ALREADY_EXISTS: a record with the same key exists.
+    pub fn already_exists(reason: Reason, message: String) -> Self {
+        Self::new(Code::AlreadyExists, reason, message)
     }
 
     /// Attaches field violations, for example to a FAILED_PRECONDITION about stored data.

@@ -6,6 +6,7 @@
 //! - [`telemetry`]: `tracing` set-up, text or JSON.
 //! - [`db`]: SQLite or PostgreSQL connections chosen by URL.
 //! - [`errors`]: one error type mapped to `google.rpc.Status` with rich details.
+//! - [`faults`]: the call deadline layer and delays injected by tests.
 //! - [`server`]: health, reflection, the readiness gate and graceful shutdown.
 //! - [`outbox`]: the transactional outbox, its relay and the consumer inbox.
 //! - [`idempotency`]: replay of mutating calls that repeat a `request_id`.
@@ -18,6 +19,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod errors;
+pub mod faults;
 pub mod idempotency;
 pub mod outbox;
 pub mod paging;

@@ -6,6 +6,11 @@
 //! SIGTERM or SIGINT the gate drains (new calls get UNAVAILABLE `SHUTTING_DOWN`), health turns
 //! NOT_SERVING, in-flight calls finish, and the server is dropped when the deadline passes
 //! even if a client keeps a stream open.
+//!
+//! While the service runs, a probe pings its PostgreSQL database every second. When the
+//! database cannot be reached, health turns NOT_SERVING and the gate rejects calls at once
+//! with UNAVAILABLE `DATABASE_UNAVAILABLE` and a `RetryInfo`. Both recover when a ping
+//! succeeds again.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,12 +27,20 @@ use tonic_health::server::HealthReporter;
 use tower::{Layer, Service};
 
 use crate::errors::{ApiError, Lang, Reason};
+use crate::faults::{DeadlineLayer, FaultInjection, FaultLayer};
 
 const STARTING: u8 = 0;
 const READY: u8 = 1;
 const DRAINING: u8 = 2;
+const DATABASE_DOWN: u8 = 3;
 
-/// Whether a service takes calls: starting, ready or draining.
+/// Interval of the database probe.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// Consecutive pool timeouts after which the probe reports the database down. A pool timeout
+/// can also mean that every connection is busy, so one alone does not close the gate.
+const PROBE_TIMEOUTS_BEFORE_DOWN: u32 = 3;
+
+/// Whether a service takes calls: starting, ready, database down or draining.
 #[derive(Clone)]
 pub struct Gate {
     state: Arc<AtomicU8>,
@@ -60,6 +73,18 @@ impl Gate {
         self.state.load(Ordering::SeqCst) == READY
     }
 
+    /// Rejects calls with DATABASE_UNAVAILABLE while the gate is open; returns true when
+    /// the state changed. A starting or draining gate keeps its state.
+    pub fn database_down(&self) -> bool {
+        self.state.compare_exchange(READY, DATABASE_DOWN, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+
+    /// Lets calls through again after [`Gate::database_down`]; returns true when the state
+    /// changed.
+    pub fn database_up(&self) -> bool {
+        self.state.compare_exchange(DATABASE_DOWN, READY, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+
     fn rejection(&self) -> Option<ApiError> {
         match self.state.load(Ordering::SeqCst) {
             READY => None,
@@ -67,6 +92,11 @@ impl Gate {
                 Reason::ShuttingDown,
                 "service is shutting down; retry against another instance".to_owned(),
                 Duration::from_millis(500),
+            )),
+            DATABASE_DOWN => Some(ApiError::unavailable(
+                Reason::DatabaseUnavailable,
+                "database unavailable; retry with backoff".to_owned(),
+                Duration::from_secs(2),
             )),
             _ => Some(ApiError::unavailable(
                 Reason::ServiceStarting,
@@ -177,11 +207,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
 ) -> anyhow::Result<()> {
+    serve_with_faults(listener, routes, gate, domain, shutdown, grace, FaultInjection::default()).await
+}
+
+/// [`serve`] with injected faults, for tests.
+pub async fn serve_with_faults(
+    listener: TcpListener,
+    routes: Routes,
+    gate: Gate,
+    domain: &'static str,
+    shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
+    faults: FaultInjection,
+) -> anyhow::Result<()> {
     let incoming = TcpListenerStream::new(listener);
     let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
 
+    // The deadline layer is outermost so an injected delay counts against the deadline.
     let server = tonic::transport::Server::builder()
+        .layer(DeadlineLayer)
         .layer(GateLayer::new(gate.clone(), domain))
+        .layer(FaultLayer::new(faults))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async {
             let _ = stop_receiver.await;
@@ -254,10 +300,20 @@ pub struct ServiceParts {
 pub type Job = Box<dyn FnOnce(tokio::sync::watch::Receiver<bool>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// Runs a service on `listener` until `shutdown` completes: serve with health NOT_SERVING,
-/// migrate, open the gate, start the relays; at shutdown drain calls, then stop the relays
-/// after their current batch.
+/// migrate, open the gate, start the relays and the database probe; at shutdown drain calls,
+/// then stop the relays after their current batch.
 pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
     parts: ServiceParts,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    run_service_with::<M>(parts, FaultInjection::default(), listener, shutdown).await
+}
+
+/// [`run_service`] with injected faults, for tests.
+pub async fn run_service_with<M: sea_orm_migration::MigratorTrait>(
+    parts: ServiceParts,
+    faults: FaultInjection,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -270,7 +326,7 @@ pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
     let routes = reflection_routes(parts.routes.add_service(health_service))?;
     let gate = Gate::new();
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
+    let server = tokio::spawn(serve_with_faults(
         listener,
         routes,
         gate.clone(),
@@ -279,6 +335,7 @@ pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
             let _ = server_stopped.await;
         },
         parts.shutdown_timeout,
+        faults,
     ));
 
     if let Err(error) = M::up(&parts.db, None).await {
@@ -316,6 +373,16 @@ pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
     set_health(&reporter, &parts.health_names, ServingStatus::Serving).await;
     tracing::info!(service = parts.domain, address = %local_addr, "serving");
 
+    let probe = crate::db::is_postgres(&parts.db).then(|| {
+        let probe = DatabaseProbe {
+            db: parts.db.clone(),
+            gate: gate.clone(),
+            reporter: reporter.clone(),
+            health_names: parts.health_names.clone(),
+        };
+        tokio::spawn(probe.run(relay_stopped.clone()))
+    });
+
     let mut server = server;
     let server_result = tokio::select! {
         result = &mut server => Some(result),
@@ -336,7 +403,68 @@ pub async fn run_service<M: sea_orm_migration::MigratorTrait>(
         let _ = task.await;
     }
     let _ = purger.await;
+    if let Some(probe) = probe {
+        let _ = probe.await;
+    }
     tracing::info!(service = parts.domain, "stopped");
 
     server_result.context("server task failed")?
+}
+
+/// Pings the database every [`PROBE_INTERVAL`] and turns health and the gate off while it
+/// cannot be reached.
+///
+/// Only PostgreSQL is probed. A SQLite file belongs to the process, and its one pooled
+/// connection is often busy for longer than a ping may wait, which would read as an outage.
+struct DatabaseProbe {
+    db: sea_orm::DatabaseConnection,
+    gate: Gate,
+    reporter: HealthReporter,
+    health_names: Vec<&'static str>,
+}
+
+impl DatabaseProbe {
+    async fn run(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        let mut pool_timeouts: u32 = 0;
+        let mut down = false;
+
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(PROBE_INTERVAL) => {}
+                _ = stopped.changed() => break,
+            }
+
+            let ping = tokio::time::timeout(crate::db::ACQUIRE_TIMEOUT * 2, self.db.ping()).await;
+            let failure = match ping {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) if crate::db::is_connection_error(&error) => Some(error),
+                // Any other error came back from a reachable server.
+                Ok(Err(_)) => None,
+                Err(_) => Some(sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)),
+            };
+
+            match failure {
+                None => {
+                    pool_timeouts = 0;
+                    if down && self.gate.database_up() {
+                        set_health(&self.reporter, &self.health_names, ServingStatus::Serving).await;
+                        tracing::info!("database reachable again; serving");
+                    }
+                    down = false;
+                }
+                Some(error) => {
+                    let timed_out = matches!(error, sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+                    pool_timeouts = if timed_out { pool_timeouts + 1 } else { 0 };
+                    if down || (timed_out && pool_timeouts < PROBE_TIMEOUTS_BEFORE_DOWN) {
+                        continue;
+                    }
+                    if self.gate.database_down() {
+                        set_health(&self.reporter, &self.health_names, ServingStatus::NotServing).await;
+                        tracing::warn!(error = %error, "database unreachable; health NOT_SERVING until it returns");
+                        down = true;
+                    }
+                }
+            }
+        }
+    }
 }

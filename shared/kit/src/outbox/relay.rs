@@ -2,8 +2,8 @@
 //!
 //! The relay reads pending rows of its destination in `seq` order, sends them as one batch
 //! with a deadline, and deletes them once the consumer has acknowledged the batch. Failures
-//! that a retry can fix (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED and
-//! transport errors) are retried with exponential backoff, equal jitter and a cap, so a
+//! that a retry can fix (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, UNKNOWN,
+//! CANCELLED and transport errors, see [`is_retryable`]) are retried with exponential backoff, equal jitter and a cap, so a
 //! backlog drains on its own when the consumer returns. Any other failure means the consumer
 //! rejected an event: the relay narrows the batch to single rows and parks the rejected row
 //! with `failed_at` set, so one bad event cannot block the rest.
@@ -286,17 +286,52 @@ impl Finish {
     }
 }
 
-/// Returns true for failures that a later retry can fix.
+/// Returns true for failures that a later retry can fix: the retryable codes, CANCELLED, and
+/// any status that tonic made from a local or transport error instead of reading it from the
+/// consumer's response. tonic 0.14 reports a connection that closed mid-call as CANCELLED and a
+/// peer that sends bytes that are not HTTP/2 as INTERNAL "h2 protocol error"; both carry the
+/// underlying error as `source`, and neither is a verdict of the consumer on the events.
 pub fn is_retryable(status: &Status) -> bool {
-    matches!(
+    let retryable_code = matches!(
         status.code(),
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted | Code::Unknown
-    )
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Aborted
+            | Code::Unknown
+            | Code::Cancelled
+    );
+    retryable_code || std::error::Error::source(status).is_some()
 }
 
 async fn sleep_or_shutdown(delay: Duration, shutdown: &mut watch::Receiver<bool>) {
     tokio::select! {
         _ = tokio::time::sleep(delay) => {}
         _ = shutdown.changed() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_verdicts_are_not_retried() {
+        for code in [Code::InvalidArgument, Code::FailedPrecondition, Code::Internal, Code::OutOfRange] {
+            assert!(!is_retryable(&Status::new(code, "rejected")), "{code:?} from the consumer is a rejection");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_retried() {
+        for code in [Code::Unavailable, Code::DeadlineExceeded, Code::ResourceExhausted, Code::Aborted, Code::Cancelled] {
+            assert!(is_retryable(&Status::new(code, "try again")), "{code:?} is retried");
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, "not HTTP/2");
+        let local = Status::from_error(Box::new(io));
+        assert!(is_retryable(&local), "a status made from a local error is retried: {local:?}");
+        let mut internal = Status::internal("h2 protocol error");
+        internal.set_source(std::sync::Arc::new(std::io::Error::other("frame too large")));
+        assert!(is_retryable(&internal), "INTERNAL with a transport source is retried");
     }
 }
