@@ -81,6 +81,39 @@ async fn activity_errors(mut suite: Suite) -> Suite {
     suite
 }
 
+async fn key_conflicts(mut suite: Suite) -> Suite {
+    let original = UpsertLeadRequest {
+        email: "d1@example.ro".to_owned(),
+        external_id: "crm-d1".to_owned(),
+        ..UpsertLeadRequest::default()
+    };
+    let lead = suite.activity.upsert_lead(original).await.expect("lead").into_inner().lead.expect("lead");
+
+    let other_email = UpsertLeadRequest {
+        email: "new-address@example.ro".to_owned(),
+        external_id: "crm-d1".to_owned(),
+        ..UpsertLeadRequest::default()
+    };
+    let status = suite.activity.upsert_lead(other_email).await.expect_err("the e-mail on record is kept");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(status.get_error_details().error_info().expect("ErrorInfo").reason, "LEAD_KEY_CONFLICT");
+
+    let other_id = UpsertLeadRequest {
+        email: "d1@example.ro".to_owned(),
+        external_id: "crm-d2".to_owned(),
+        ..UpsertLeadRequest::default()
+    };
+    let status = suite.activity.upsert_lead(other_id).await.expect_err("the external id on record is kept");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("crm-d1"), "message names the id on record: {}", status.message());
+
+    let request = leadflow_proto::activity::GetLeadRequest { lead: by_id(&lead.lead_id) };
+    let stored = suite.activity.get_lead(request).await.expect("lead").into_inner().lead.expect("lead");
+    assert_eq!(stored.email, "d1@example.ro");
+    assert_eq!(stored.external_id, "crm-d1");
+    suite
+}
+
 async fn localized_errors(mut suite: Suite) -> Suite {
     let missing = uuid::Uuid::now_v7().to_string();
     let lookup = || leadflow_proto::activity::GetLeadRequest { lead: by_id(&missing) };
@@ -164,6 +197,11 @@ async fn model_errors(mut suite: Suite) -> Suite {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn activity_rejects_bad_input() {
     on_every_backend(activity_errors).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upsert_keeps_keys_on_record() {
+    on_every_backend(key_conflicts).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

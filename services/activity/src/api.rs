@@ -184,6 +184,31 @@ async fn upsert_lead<C: ConnectionTrait>(db: &C, input: &LeadInput, traceparent:
         return Ok((lead, true));
     };
 
+    // A key already on record is never replaced by another value: the request would otherwise
+    // move the lead away from the person the old key names.
+    let replaces = |stored: &Option<String>, given: &Option<String>| stored.is_some() && given.is_some() && stored != given;
+    if replaces(&lead.email, &input.email) {
+        return Err(ApiError::failed_precondition(
+            Reason::LeadKeyConflict,
+            format!(
+                "lead {} with external_id {:?} already has another e-mail address; it is kept, so send the address on record or merge the leads",
+                lead.id,
+                lead.external_id.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    if replaces(&lead.external_id, &input.external_id) {
+        return Err(ApiError::failed_precondition(
+            Reason::LeadKeyConflict,
+            format!(
+                "lead {} already has external_id {:?}, not {:?}; it is kept, so send the id on record or merge the leads",
+                lead.id,
+                lead.external_id.as_deref().unwrap_or_default(),
+                input.external_id.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+
     let mut changed = false;
     if input.email.is_some() && lead.email != input.email {
         lead.email = input.email.clone();
@@ -586,7 +611,16 @@ async fn import_record<C: ConnectionTrait>(
         );
         inputs.extend(input);
     }
-    let outcome = Outcome::try_from(record.outcome).unwrap_or(Outcome::Unspecified);
+    let outcome = match Outcome::try_from(record.outcome) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            violations.push(FieldViolation::new(
+                "outcome",
+                format!("{} is not OUTCOME_WON, OUTCOME_LOST or OUTCOME_UNSPECIFIED", record.outcome),
+            ));
+            Outcome::Unspecified
+        }
+    };
     reject_if_invalid(violations)?;
 
     let (lead, lead_created) = upsert_lead(db, &lead_input, traceparent).await?;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use unicode_normalization::UnicodeNormalization;
 use leadflow_kit::errors::FieldViolation;
 use leadflow_proto::activity::{LeadKey, LifecycleStage, lead_key};
 use leadflow_proto::types::{ActivityType, QualificationState};
@@ -34,30 +35,42 @@ pub enum LeadRef {
 }
 
 impl LeadRef {
-    /// Describes the reference for error messages without the e-mail address itself, which is
-    /// personal data and must not reach logs.
+    /// Describes the reference for the caller's error message. The e-mail address is the
+    /// caller's own input; error logs carry only the code and reason, never this text.
     pub fn describe(&self) -> String {
         match self {
             LeadRef::Id(id) => format!("lead_id {id}"),
-            LeadRef::Email(_) => "the given e-mail address".to_owned(),
+            LeadRef::Email(email) => format!("e-mail {email}"),
             LeadRef::ExternalId(id) => format!("external_id {id:?}"),
         }
     }
 }
 
-/// Normalises an e-mail address (trim, lower-case) and checks its shape: one `@`, a non-empty
-/// local part, a domain with a dot, no spaces, at most 254 characters. Provider-specific
+/// Returns true for characters that print nothing or reorder text: controls, zero-width
+/// characters, bidirectional overrides and the byte-order mark. Two keys that differ only by
+/// them look identical to a person, so keys must not contain them.
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}' | '\u{FEFF}')
+        || ('\u{200B}'..='\u{200F}').contains(&c)
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2060}'..='\u{206F}').contains(&c)
+}
+
+/// Normalises an e-mail address (Unicode NFC, trim, lower-case) and checks its shape: one
+/// `@`, a local part of 1 to 64 characters, a domain with a dot whose labels have 1 to 63
+/// characters, no spaces or invisible characters, at most 254 characters. Provider-specific
 /// forms (dots or `+tags` in Gmail addresses) are kept as written: they may be different
 /// mailboxes at other providers, so merging them is left to an explicit merge.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
+    let email: String = raw.trim().nfc().collect::<String>().to_lowercase();
 
     let invalid = || format!("{raw:?} is not a valid e-mail address; expected local@domain.tld");
     if email.is_empty() || email.chars().count() > MAX_EMAIL_LEN {
         return Err(invalid());
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid());
+    if email.chars().any(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(format!("{raw:?} contains spaces or invisible characters; send the e-mail address alone"));
     }
     let Some((local, domain)) = email.split_once('@') else {
         return Err(invalid());
@@ -67,7 +80,8 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..");
-    if local.is_empty() || !domain_ok {
+    let labels_ok = domain.split('.').all(|label| !label.is_empty() && label.chars().count() <= 63);
+    if local.is_empty() || local.chars().count() > 64 || !domain_ok || !labels_ok {
         return Err(invalid());
     }
 
@@ -104,10 +118,10 @@ pub fn parse_lead_key(key: Option<&LeadKey>, field: &str, violations: &mut Vec<F
         },
         lead_key::Key::ExternalId(id) => {
             let id = id.trim();
-            if id.is_empty() || id.len() > MAX_TEXT_LEN {
+            if id.is_empty() || id.len() > MAX_TEXT_LEN || id.chars().any(is_invisible) {
                 violations.push(FieldViolation::new(
                     format!("{field}.external_id"),
-                    format!("must be 1 to {MAX_TEXT_LEN} characters"),
+                    format!("{id:?} must be 1 to {MAX_TEXT_LEN} characters without control or invisible characters"),
                 ));
                 None
             } else {
@@ -131,8 +145,14 @@ pub fn activity_type_from_name(name: &str) -> ActivityType {
     ActivityType::from_str_name(&format!("ACTIVITY_TYPE_{name}")).unwrap_or(ActivityType::Unspecified)
 }
 
+/// Earliest accepted `occurred_at`: 1970-01-01T00:00:00Z. Older instants are typing or clock
+/// mistakes, and some clients cannot represent instants before year 1.
+pub fn min_occurred_at() -> DateTime<Utc> {
+    Utc.timestamp_opt(0, 0).single().unwrap_or_default()
+}
+
 /// Checks an activity's `occurred_at`: unset means `now`; more than 24 hours ahead of `now`
-/// is invalid.
+/// or before 1970 is invalid.
 pub fn check_occurred_at(
     occurred_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -142,6 +162,12 @@ pub fn check_occurred_at(
     let Some(occurred_at) = occurred_at else {
         return now;
     };
+    if occurred_at < min_occurred_at() {
+        violations.push(FieldViolation::new(
+            field,
+            format!("{} is before 1970-01-01T00:00:00Z; send the time the activity happened", occurred_at.to_rfc3339()),
+        ));
+    }
     if occurred_at > now + MAX_FUTURE_SKEW {
         violations.push(FieldViolation::new(
             field,
@@ -164,10 +190,10 @@ pub fn check_string_map(map: &BTreeMap<String, String>, field: &str, violations:
         ));
     }
     for (key, value) in map {
-        if key.is_empty() || key.chars().count() > MAX_KEY_LEN {
+        if key.is_empty() || key.chars().count() > MAX_KEY_LEN || key.chars().any(is_invisible) {
             violations.push(FieldViolation::new(
                 format!("{field}[{key:?}]"),
-                format!("keys must be 1 to {MAX_KEY_LEN} characters"),
+                format!("keys must be 1 to {MAX_KEY_LEN} characters without control or invisible characters"),
             ));
         }
         if value.chars().count() > MAX_VALUE_LEN {
@@ -179,10 +205,13 @@ pub fn check_string_map(map: &BTreeMap<String, String>, field: &str, violations:
     }
 }
 
-/// Checks the length of a free text field.
+/// Checks a short text field: at most 256 characters and no control or invisible characters.
 pub fn check_text(value: &str, field: &str, violations: &mut Vec<FieldViolation>) {
     if value.chars().count() > MAX_TEXT_LEN {
         violations.push(FieldViolation::new(field, format!("must be at most {MAX_TEXT_LEN} characters")));
+    }
+    if value.chars().any(is_invisible) {
+        violations.push(FieldViolation::new(field, format!("{value:?} contains control or invisible characters")));
     }
 }
 
@@ -235,6 +264,36 @@ mod tests {
     #[test]
     fn email_provider_forms_are_kept() {
         assert_eq!(normalize_email("a.b+news@gmail.com").unwrap(), "a.b+news@gmail.com");
+    }
+
+    #[test]
+    fn email_is_unicode_normalised() {
+        let composed = normalize_email("\u{0219}tefan@exemplu.ro").unwrap();
+        let decomposed = normalize_email("s\u{0326}tefan@exemplu.ro").unwrap();
+        assert_eq!(composed, decomposed);
+    }
+
+    #[test]
+    fn invisible_characters_are_rejected() {
+        for raw in ["\u{200B}ana@example.ro", "ana@exa\u{202E}mple.ro", "ana\u{0}@example.ro"] {
+            assert!(normalize_email(raw).is_err(), "{raw:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn long_email_parts_are_rejected() {
+        let local = "a".repeat(65);
+        let label = "b".repeat(64);
+        assert!(normalize_email(&format!("{local}@example.ro")).is_err());
+        assert!(normalize_email(&format!("ana@{label}.ro")).is_err());
+    }
+
+    #[test]
+    fn occurred_at_before_1970_is_rejected() {
+        let mut violations = Vec::new();
+        let ancient = Utc.timestamp_opt(-62_135_596_801, 0).single().unwrap();
+        check_occurred_at(Some(ancient), Utc::now(), "occurred_at", &mut violations);
+        assert_eq!(violations.len(), 1);
     }
 
     #[test]
