@@ -114,7 +114,7 @@ async fn recycled_lead_qualifies_again(mut suite: Suite) -> Suite {
             lead_id: lead_id.clone(),
             reason: "no_budget".to_owned(),
             note: "Buget aprobat abia în trimestrul următor".to_owned(),
-            request_id: String::new(),
+            ..RejectLeadRequest::default()
         })
         .await
         .expect("rejected")

@@ -101,7 +101,7 @@ async fn journey(mut suite: Suite) -> Suite {
     assert_eq!(ledger.iter().map(|entry| entry.points).sum::<i64>(), 57);
 
     let accepted = qualification
-        .accept_lead(AcceptLeadRequest { lead_id: lead_id.clone(), bant: Some(full_bant()), request_id: String::new() })
+        .accept_lead(AcceptLeadRequest { lead_id: lead_id.clone(), bant: Some(full_bant()), ..AcceptLeadRequest::default() })
         .await
         .expect("accepted")
         .into_inner()

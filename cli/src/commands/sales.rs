@@ -1,16 +1,16 @@
-//! The sales commands of the qualification service: `queue`, `work`, `accept`, `reject` and
-//! `close`.
+//! The sales commands of the qualification service: `queue`, `work`, `accept`, `reject`,
+//! `recycle` and `close`.
 
 use leadflow_proto::qualification::qualification_service_client::QualificationServiceClient;
 use leadflow_proto::qualification::{
-    AcceptLeadRequest, Bant, Budget, CloseLeadRequest, ListQueueRequest, Qualification, RejectLeadRequest,
-    StartWorkRequest,
+    AcceptLeadRequest, Bant, Budget, CloseLeadRequest, ListOverdueRequest, ListQueueRequest, Qualification,
+    RecycleLeadRequest, RejectLeadRequest, StartWorkRequest,
 };
 use leadflow_proto::types::{Outcome, QualificationState};
 use serde_json::json;
 use tonic::transport::Channel;
 
-use super::{print_json, state_code, state_name};
+use super::{parse_key_values, print_json, state_code, state_name};
 use crate::Context;
 use crate::args::{AcceptArgs, CloseArgs, LeadIdArgs, QueueArgs, RejectArgs, StateArg};
 use crate::errors::{CliError, Service, request};
@@ -35,45 +35,74 @@ fn state(value: StateArg) -> QualificationState {
     }
 }
 
+/// Reads up to `limit` entries of the queue, or of the overdue list with `--overdue`, page by
+/// page. Overdue entries carry their escalation time.
+async fn read_queue(
+    client: &mut QualificationServiceClient<Channel>,
+    args: &QueueArgs,
+    lang: crate::i18n::Lang,
+) -> Result<Vec<(Qualification, Option<prost_types::Timestamp>)>, CliError> {
+    let states: Vec<i32> = args.states.iter().map(|value| state(*value) as i32).collect();
+    let rep_id = args.mine.clone().unwrap_or_default();
+    let limit = args.limit as usize;
+    let mut entries = Vec::new();
+    let mut page_token = String::new();
+
+    while entries.len() < limit {
+        let page_size = ((limit - entries.len()) as u32).min(MAX_PAGE_SIZE) as i32;
+        let next_page_token = if args.overdue {
+            let message = ListOverdueRequest { page_size, page_token: page_token.clone(), rep_id: rep_id.clone() };
+            let page = client
+                .list_overdue(request(message, lang))
+                .await
+                .map_err(|status| CliError::from_status("ListOverdue", &status))?
+                .into_inner();
+            entries.extend(page.leads.into_iter().map(|lead| (lead.qualification.unwrap_or_default(), lead.escalate_time)));
+            page.next_page_token
+        } else {
+            let message = ListQueueRequest {
+                states: states.clone(),
+                page_size,
+                page_token: page_token.clone(),
+                rep_id: rep_id.clone(),
+                unassigned_only: args.unassigned,
+            };
+            let page = client
+                .list_queue(request(message, lang))
+                .await
+                .map_err(|status| CliError::from_status("ListQueue", &status))?
+                .into_inner();
+            entries.extend(page.qualifications.into_iter().map(|entry| (entry, None)));
+            page.next_page_token
+        };
+        if next_page_token.is_empty() {
+            break;
+        }
+        page_token = next_page_token;
+    }
+    entries.truncate(limit);
+    Ok(entries)
+}
+
 /// Runs `leadflow queue`: lists entries page by page until `--limit` entries are read.
 pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
     let lang = context.lang;
     let mut client = client(context).await?;
-    let states: Vec<i32> = args.states.iter().map(|value| state(*value) as i32).collect();
-    let limit = args.limit as usize;
-    let mut entries: Vec<Qualification> = Vec::new();
-    let mut page_token = String::new();
-
-    while entries.len() < limit {
-        let remaining = (limit - entries.len()) as u32;
-        let message = ListQueueRequest {
-            states: states.clone(),
-            page_size: remaining.min(MAX_PAGE_SIZE) as i32,
-            page_token: page_token.clone(),
-        };
-        let page = client
-            .list_queue(request(message, lang))
-            .await
-            .map_err(|status| CliError::from_status("ListQueue", &status))?
-            .into_inner();
-        entries.extend(page.qualifications);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    entries.truncate(limit);
+    let entries = read_queue(&mut client, &args, lang).await?;
 
     if context.json {
         let entries: Vec<_> = entries
             .iter()
-            .map(|entry| {
+            .map(|(entry, escalate_time)| {
                 json!({
                     "lead_id": entry.lead_id,
                     "state": state_code(entry.state),
                     "mql_score": entry.mql_score,
                     "source": entry.source,
                     "mql_time": timestamp_json(entry.mql_time.as_ref()),
+                    "assigned_rep_id": entry.assigned_rep_id,
+                    "first_touch_due_time": timestamp_json(entry.first_touch_due_time.as_ref()),
+                    "escalate_time": timestamp_json(escalate_time.as_ref()),
                 })
             })
             .collect();
@@ -82,18 +111,23 @@ pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
     }
 
     if entries.is_empty() {
-        println!("{}", Text::QueueEmpty.get(lang));
+        let empty = if args.overdue { Text::OverdueEmpty } else { Text::QueueEmpty };
+        println!("{}", empty.get(lang));
         return Ok(());
     }
+    let unassigned = Text::Unassigned.get(lang);
     let rows: Vec<Vec<String>> = entries
         .iter()
-        .map(|entry| {
+        .map(|(entry, _)| {
+            let rep = if entry.assigned_rep_id.is_empty() { unassigned.to_owned() } else { entry.assigned_rep_id.clone() };
             vec![
                 entry.lead_id.clone(),
                 state_name(entry.state, lang),
                 entry.mql_score.to_string(),
                 entry.source.clone(),
                 timestamp(entry.mql_time.as_ref()),
+                rep,
+                timestamp(entry.first_touch_due_time.as_ref()),
             ]
         })
         .collect();
@@ -104,6 +138,8 @@ pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
             Text::HeaderMqlScore.get(lang),
             Text::LabelSource.get(lang),
             Text::HeaderMqlTime.get(lang),
+            Text::HeaderRep.get(lang),
+            Text::HeaderFirstTouchDue.get(lang),
         ],
         &rows,
     );
@@ -125,7 +161,7 @@ fn print_result(context: &Context, text: Text, qualification: Option<Qualificati
 
 /// Runs `leadflow work`.
 pub async fn work(context: &Context, args: LeadIdArgs) -> anyhow::Result<()> {
-    let message = StartWorkRequest { lead_id: args.lead_id, request_id: String::new() };
+    let message = StartWorkRequest { lead_id: args.lead_id, actor: args.actor.unwrap_or_default(), ..StartWorkRequest::default() };
     let response = client(context)
         .await?
         .start_work(request(message, context.lang))
@@ -154,7 +190,17 @@ pub async fn accept(context: &Context, args: AcceptArgs) -> anyhow::Result<()> {
         need: args.need.unwrap_or_default(),
         timeframe: args.timeframe.unwrap_or_default(),
     };
-    let message = AcceptLeadRequest { lead_id: args.lead_id, bant: Some(bant), request_id: String::new() };
+    // Answers mean a framework other than BANT, which takes no `bant` message.
+    let answers = parse_key_values("--answer", &args.answers)?;
+    let bant = if answers.is_empty() { Some(bant) } else { None };
+    let message = AcceptLeadRequest {
+        lead_id: args.lead_id,
+        bant,
+        answers,
+        override_reason: args.override_reason.unwrap_or_default(),
+        actor: args.actor.unwrap_or_default(),
+        request_id: String::new(),
+    };
 
     let response = client(context)
         .await?
@@ -172,6 +218,7 @@ pub async fn reject(context: &Context, args: RejectArgs) -> anyhow::Result<()> {
         lead_id: args.lead_id,
         reason: args.reason,
         note: args.note.unwrap_or_default(),
+        actor: args.actor.unwrap_or_default(),
         request_id: String::new(),
     };
     let response = client(context)
@@ -184,6 +231,25 @@ pub async fn reject(context: &Context, args: RejectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `leadflow recycle`.
+pub async fn recycle(context: &Context, args: RejectArgs) -> anyhow::Result<()> {
+    let message = RecycleLeadRequest {
+        lead_id: args.lead_id,
+        reason: args.reason,
+        note: args.note.unwrap_or_default(),
+        actor: args.actor.unwrap_or_default(),
+        request_id: String::new(),
+    };
+    let response = client(context)
+        .await?
+        .recycle_lead(request(message, context.lang))
+        .await
+        .map_err(|status| CliError::from_status("RecycleLead", &status))?
+        .into_inner();
+    print_result(context, Text::Recycled, response.qualification);
+    Ok(())
+}
+
 /// Runs `leadflow close`.
 pub async fn close(context: &Context, args: CloseArgs) -> anyhow::Result<()> {
     let outcome = if args.won { Outcome::Won } else { Outcome::Lost };
@@ -193,6 +259,7 @@ pub async fn close(context: &Context, args: CloseArgs) -> anyhow::Result<()> {
         value_minor: args.value.unwrap_or(0),
         currency: args.currency.unwrap_or_default(),
         reason: args.reason.unwrap_or_default(),
+        actor: args.actor.unwrap_or_default(),
         request_id: String::new(),
     };
     let response = client(context)

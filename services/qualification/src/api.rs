@@ -17,15 +17,18 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::DOMAIN;
-use crate::domain::{self, Action, Step, ValidBant, ValidClose};
+use crate::domain::{self, Action, Step, ValidClose};
 use crate::events::{self, Applied, EventError, StateChange};
-use crate::store::{self, Stage, qualification, transition};
+use crate::framework::{self, Acceptance};
+use crate::store::report::BreakdownBy;
+use crate::store::{self, RepFilter, Stage, qualification, sales, transition};
+use crate::{assignment, clock, report, settings};
 
 /// Handlers of `leadflow.qualification.v1.QualificationService`.
 #[derive(Clone)]
 pub struct QualificationApi {
-    db: DatabaseConnection,
-    waker: OutboxWaker,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) waker: OutboxWaker,
 }
 
 impl QualificationApi {
@@ -39,9 +42,19 @@ impl QualificationApi {
 #[derive(Clone, Debug)]
 enum Change {
     StartWork,
-    Accept(ValidBant),
+    Accept(Acceptance),
     Reject { reason: String, note: String },
+    Recycle { reason: String, note: String },
     Close(ValidClose),
+}
+
+/// The actor and the time of a change.
+#[derive(Clone, Debug)]
+pub(crate) struct Author {
+    /// The request's actor, "unknown" when it names none.
+    pub actor: String,
+    /// The time the request acts at.
+    pub now: DateTime<Utc>,
 }
 
 impl Change {
@@ -50,17 +63,18 @@ impl Change {
             Change::StartWork => Action::StartWork,
             Change::Accept(_) => Action::Accept,
             Change::Reject { .. } => Action::Reject,
+            Change::Recycle { .. } => Action::Recycle,
             Change::Close(close) if close.outcome == Outcome::Won => Action::CloseWon,
             Change::Close(_) => Action::CloseLost,
         }
     }
 }
 
-fn reject_if_invalid(violations: Vec<FieldViolation>) -> ApiResult<()> {
+pub(crate) fn reject_if_invalid(violations: Vec<FieldViolation>) -> ApiResult<()> {
     if violations.is_empty() { Ok(()) } else { Err(ApiError::invalid(violations)) }
 }
 
-fn qualification_not_found(lead_id: Uuid) -> ApiError {
+pub(crate) fn qualification_not_found(lead_id: Uuid) -> ApiError {
     ApiError::not_found(
         Reason::QualificationNotFound,
         format!("lead {lead_id} has no qualification because it never became an MQL; check the lead id or wait for its score to cross the MQL threshold"),
@@ -69,7 +83,7 @@ fn qualification_not_found(lead_id: Uuid) -> ApiError {
 }
 
 /// Parses the lead id of a request, or returns INVALID_ARGUMENT.
-fn require_lead_id(raw: &str) -> ApiResult<Uuid> {
+pub(crate) fn require_lead_id(raw: &str) -> ApiResult<Uuid> {
     let mut violations = Vec::new();
     let lead_id = domain::parse_lead_id(raw, &mut violations);
     reject_if_invalid(violations)?;
@@ -83,6 +97,7 @@ async fn apply_change<C: ConnectionTrait>(
     lead_id: Uuid,
     change: &Change,
     traceparent: &str,
+    author: &Author,
 ) -> ApiResult<qualification::Model> {
     let Some(stored) = store::find_qualification(db, lead_id).await? else {
         return Err(qualification_not_found(lead_id));
@@ -94,18 +109,20 @@ async fn apply_change<C: ConnectionTrait>(
         Err(expected) => return Err(ApiError::invalid_state(&lead_id.to_string(), &stored.state, expected)),
     };
 
-    let now = leadflow_kit::time::now();
+    let now = author.now;
     let mut updated = stored.clone();
     updated.state = domain::state_name(to).to_owned();
     updated.update_time = now;
     let mut stage = None;
     match change {
         Change::StartWork => {}
-        Change::Accept(bant) => {
-            updated.bant = Some(store::bant_to_json(bant));
-            stage = Some(Stage::Sql);
+        Change::Accept(acceptance) => {
+            updated.bant = acceptance.bant.as_ref().map(store::bant_to_json);
+            updated.answers = (!acceptance.answers.is_empty()).then(|| sales::map_to_json(&acceptance.answers));
+            updated.override_reason = acceptance.override_reason.clone();
+            stage = Some(if acceptance.override_reason.is_empty() { Stage::Sql } else { Stage::SqlOverride });
         }
-        Change::Reject { reason, note } => {
+        Change::Reject { reason, note } | Change::Recycle { reason, note } => {
             updated.reason = reason.clone();
             updated.note = note.clone();
         }
@@ -126,17 +143,25 @@ async fn apply_change<C: ConnectionTrait>(
         tracing::warn!(lead_id = %lead_id, "qualified lead has no funnel row; the funnel misses this stage");
     }
     let reason = match change {
-        Change::Reject { reason, .. } => reason.as_str(),
+        Change::Reject { reason, .. } | Change::Recycle { reason, .. } => reason.as_str(),
         Change::Close(close) => close.reason.as_str(),
         Change::StartWork | Change::Accept(_) => "",
     };
-    let state_change = StateChange { lead_id, from: current, to, reason, change_time: now };
+    let state_change = StateChange { lead_id, from: current, to, reason, change_time: now, actor: &author.actor };
     events::record_state_change(db, &state_change, traceparent).await?;
+    // Any action that moves a lead out of NEW is its first touch.
+    if current == QualificationState::New {
+        sales::touch_sla_entry(db, lead_id, now).await?;
+    }
     Ok(updated)
 }
 
-/// Converts a stored qualification and its history to the API form.
-pub fn qualification_to_proto(row: &qualification::Model, history: &[transition::Model]) -> Qualification {
+/// Converts a stored qualification, its history and its assignments to the API form.
+pub fn qualification_to_proto(
+    row: &qualification::Model,
+    history: &[transition::Model],
+    assignments: &[store::assignment::Model],
+) -> Qualification {
     Qualification {
         lead_id: row.lead_id.to_string(),
         state: domain::state_from_name(&row.state) as i32,
@@ -153,6 +178,23 @@ pub fn qualification_to_proto(row: &qualification::Model, history: &[transition:
         value_minor: row.value_minor,
         currency: row.currency.clone(),
         history: history.iter().map(transition_to_proto).collect(),
+        assigned_rep_id: row.assigned_rep_id.clone(),
+        first_touch_due_time: row.first_touch_due_time.map(to_timestamp),
+        override_reason: row.override_reason.clone(),
+        answers: sales::json_to_map(row.answers.as_ref()),
+        assignments: assignments.iter().map(assignment_to_proto).collect(),
+        attributes: sales::json_to_map(row.attributes.as_ref()),
+    }
+}
+
+/// Converts a stored assignment to the API form.
+pub fn assignment_to_proto(row: &store::assignment::Model) -> Assignment {
+    Assignment {
+        rep_id: row.rep_id.clone(),
+        previous_rep_id: row.previous_rep_id.clone(),
+        method: row.method.clone(),
+        actor: row.actor.clone(),
+        assign_time: Some(to_timestamp(row.assign_time)),
     }
 }
 
@@ -163,6 +205,26 @@ pub fn transition_to_proto(row: &transition::Model) -> StateTransition {
         to_state: domain::state_from_name(&row.to_state) as i32,
         reason: row.reason.clone(),
         change_time: Some(to_timestamp(row.change_time)),
+        actor: row.actor.clone(),
+    }
+}
+
+/// Reads the rep filter of `ListQueue`.
+fn queue_rep_filter(request: &ListQueueRequest) -> ApiResult<RepFilter> {
+    let rep_id = request.rep_id.trim();
+    match (rep_id.is_empty(), request.unassigned_only) {
+        (true, false) => Ok(RepFilter::Any),
+        (true, true) => Ok(RepFilter::Unassigned),
+        (false, true) => Err(ApiError::invalid_field(
+            "unassigned_only",
+            format!("cannot be combined with rep_id {rep_id:?}; set one of them"),
+        )),
+        (false, false) => {
+            let mut violations = Vec::new();
+            assignment::check_rep_id(rep_id, "rep_id", &mut violations);
+            reject_if_invalid(violations)?;
+            Ok(RepFilter::Rep(rep_id.to_owned()))
+        }
     }
 }
 
@@ -199,17 +261,19 @@ impl QualificationApi {
         lead_id: Uuid,
         key: Option<RequestKey>,
         change: Change,
+        author: Author,
         wrap: fn(Qualification) -> R,
     ) -> ApiResult<R> {
-        let (key, change) = (key.as_ref(), &change);
+        let (key, change, author) = (key.as_ref(), &change, &author);
         let response = retry_on_conflict(|| async move {
             let txn = self.db.begin().await?;
             if let Some(stored) = idempotency::replay(&txn, key).await? {
                 return Ok(stored);
             }
-            let row = apply_change(&txn, lead_id, change, &ctx.traceparent).await?;
+            let row = apply_change(&txn, lead_id, change, &ctx.traceparent, author).await?;
             let history = store::list_transitions(&txn, lead_id).await?;
-            let response = wrap(qualification_to_proto(&row, &history));
+            let assignments = sales::list_assignments(&txn, lead_id).await?;
+            let response = wrap(qualification_to_proto(&row, &history, &assignments));
             idempotency::store(&txn, key, &response).await?;
             txn.commit().await?;
             Ok(response)
@@ -220,25 +284,52 @@ impl QualificationApi {
         Ok(response)
     }
 
-    async fn do_start_work(&self, ctx: &CallContext, request: StartWorkRequest) -> ApiResult<StartWorkResponse> {
-        let lead_id = require_lead_id(&request.lead_id)?;
+    async fn do_start_work(
+        &self,
+        ctx: &CallContext,
+        now: DateTime<Utc>,
+        request: StartWorkRequest,
+    ) -> ApiResult<StartWorkResponse> {
+        let mut violations = Vec::new();
+        let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
+        let actor = domain::parse_actor(&request.actor, &mut violations);
+        reject_if_invalid(violations)?;
+        let Some(lead_id) = lead_id else {
+            return Err(ApiError::internal("validated lead id missing"));
+        };
         let key = RequestKey::new(
             "leadflow.qualification.v1.QualificationService/StartWork",
             &request.request_id,
             &StartWorkRequest { request_id: String::new(), ..request.clone() },
         )?;
-        self.mutate(ctx, lead_id, key, Change::StartWork, |qualification| StartWorkResponse {
+        let author = Author { actor, now };
+        self.mutate(ctx, lead_id, key, Change::StartWork, author, |qualification| StartWorkResponse {
             qualification: Some(qualification),
         })
         .await
     }
 
-    async fn do_accept(&self, ctx: &CallContext, request: AcceptLeadRequest) -> ApiResult<AcceptLeadResponse> {
+    async fn do_accept(
+        &self,
+        ctx: &CallContext,
+        now: DateTime<Utc>,
+        request: AcceptLeadRequest,
+    ) -> ApiResult<AcceptLeadResponse> {
+        let settings = settings::load(&self.db).await?;
+        let framework = settings.framework.unwrap_or_else(|| settings::bant_framework(0));
+
         let mut violations = Vec::new();
         let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
-        let bant = domain::validate_bant(request.bant.as_ref(), &mut violations);
+        let acceptance = framework::check(
+            &framework,
+            request.bant.as_ref(),
+            &request.answers,
+            &request.override_reason,
+            &mut violations,
+        );
+        let actor = domain::parse_actor(&request.actor, &mut violations);
         reject_if_invalid(violations)?;
-        let (Some(lead_id), Some(bant)) = (lead_id, bant) else {
+        let (Some(lead_id), Some(acceptance)) = (lead_id, acceptance) else {
             return Err(ApiError::internal("validated acceptance lost its fields"));
         };
 
@@ -247,16 +338,25 @@ impl QualificationApi {
             &request.request_id,
             &AcceptLeadRequest { request_id: String::new(), ..request.clone() },
         )?;
-        self.mutate(ctx, lead_id, key, Change::Accept(bant), |qualification| AcceptLeadResponse {
+        let author = Author { actor, now };
+        self.mutate(ctx, lead_id, key, Change::Accept(acceptance), author, |qualification| AcceptLeadResponse {
             qualification: Some(qualification),
         })
         .await
     }
 
-    async fn do_reject(&self, ctx: &CallContext, request: RejectLeadRequest) -> ApiResult<RejectLeadResponse> {
+    async fn do_reject(
+        &self,
+        ctx: &CallContext,
+        now: DateTime<Utc>,
+        request: RejectLeadRequest,
+    ) -> ApiResult<RejectLeadResponse> {
+        let settings = settings::load(&self.db).await?;
         let mut violations = Vec::new();
         let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
-        let (reason, note) = domain::validate_rejection(&request.reason, &request.note, &mut violations);
+        let (reason, note) =
+            domain::validate_rejection(&request.reason, &request.note, &settings.rejection_reasons, &mut violations);
+        let actor = domain::parse_actor(&request.actor, &mut violations);
         reject_if_invalid(violations)?;
         let Some(lead_id) = lead_id else {
             return Err(ApiError::internal("validated lead id missing"));
@@ -267,13 +367,48 @@ impl QualificationApi {
             &request.request_id,
             &RejectLeadRequest { request_id: String::new(), ..request.clone() },
         )?;
-        self.mutate(ctx, lead_id, key, Change::Reject { reason, note }, |qualification| RejectLeadResponse {
+        let author = Author { actor, now };
+        self.mutate(ctx, lead_id, key, Change::Reject { reason, note }, author, |qualification| RejectLeadResponse {
             qualification: Some(qualification),
         })
         .await
     }
 
-    async fn do_close(&self, ctx: &CallContext, request: CloseLeadRequest) -> ApiResult<CloseLeadResponse> {
+    async fn do_recycle(
+        &self,
+        ctx: &CallContext,
+        now: DateTime<Utc>,
+        request: RecycleLeadRequest,
+    ) -> ApiResult<RecycleLeadResponse> {
+        let settings = settings::load(&self.db).await?;
+        let mut violations = Vec::new();
+        let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
+        let (reason, note) =
+            domain::validate_rejection(&request.reason, &request.note, &settings.rejection_reasons, &mut violations);
+        let actor = domain::parse_actor(&request.actor, &mut violations);
+        reject_if_invalid(violations)?;
+        let Some(lead_id) = lead_id else {
+            return Err(ApiError::internal("validated lead id missing"));
+        };
+
+        let key = RequestKey::new(
+            "leadflow.qualification.v1.QualificationService/RecycleLead",
+            &request.request_id,
+            &RecycleLeadRequest { request_id: String::new(), ..request.clone() },
+        )?;
+        let author = Author { actor, now };
+        self.mutate(ctx, lead_id, key, Change::Recycle { reason, note }, author, |qualification| RecycleLeadResponse {
+            qualification: Some(qualification),
+        })
+        .await
+    }
+
+    async fn do_close(
+        &self,
+        ctx: &CallContext,
+        now: DateTime<Utc>,
+        request: CloseLeadRequest,
+    ) -> ApiResult<CloseLeadResponse> {
         let mut violations = Vec::new();
         let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
         let close = domain::validate_close(
@@ -283,6 +418,7 @@ impl QualificationApi {
             &request.reason,
             &mut violations,
         );
+        let actor = domain::parse_actor(&request.actor, &mut violations);
         reject_if_invalid(violations)?;
         let (Some(lead_id), Some(close)) = (lead_id, close) else {
             return Err(ApiError::internal("validated close lost its fields"));
@@ -293,7 +429,8 @@ impl QualificationApi {
             &request.request_id,
             &CloseLeadRequest { request_id: String::new(), ..request.clone() },
         )?;
-        self.mutate(ctx, lead_id, key, Change::Close(close), |qualification| CloseLeadResponse {
+        let author = Author { actor, now };
+        self.mutate(ctx, lead_id, key, Change::Close(close), author, |qualification| CloseLeadResponse {
             qualification: Some(qualification),
         })
         .await
@@ -305,46 +442,59 @@ impl QualificationApi {
             return Err(qualification_not_found(lead_id));
         };
         let history = store::list_transitions(&self.db, lead_id).await?;
-        Ok(GetQualificationResponse { qualification: Some(qualification_to_proto(&row, &history)) })
+        let assignments = sales::list_assignments(&self.db, lead_id).await?;
+        Ok(GetQualificationResponse { qualification: Some(qualification_to_proto(&row, &history, &assignments)) })
     }
 
     async fn do_list_queue(&self, request: ListQueueRequest) -> ApiResult<ListQueueResponse> {
         const METHOD: &str = "ListQueue";
         let states = parse_states(&request.states)?;
         let state_names: Vec<&str> = states.iter().map(|state| domain::state_name(*state)).collect();
+        let reps = queue_rep_filter(&request)?;
         let page_size = paging::page_size(request.page_size)?;
         let cursor: Option<(DateTime<Utc>, Uuid, Vec<String>)> = paging::decode(METHOD, &request.page_token)?;
 
-        if let Some((_, _, cursor_states)) = &cursor
-            && cursor_states.iter().map(String::as_str).ne(state_names.iter().copied())
+        // A page token carries the filter of the listing that issued it: the state names, then
+        // the rep filter when there is one.
+        let mut filter: Vec<String> = state_names.iter().map(|name| (*name).to_owned()).collect();
+        match &reps {
+            RepFilter::Any => {}
+            RepFilter::Rep(rep_id) => filter.push(format!("rep={rep_id}")),
+            RepFilter::Unassigned => filter.push("unassigned".to_owned()),
+        }
+        if let Some((_, _, cursor_filter)) = &cursor
+            && *cursor_filter != filter
         {
             return Err(ApiError::invalid_field(
                 "page_token",
-                "belongs to a listing of other states; repeat the states of the first request or leave page_token empty".to_owned(),
+                "belongs to a listing of other states or another rep filter; repeat the filters of the first request or leave page_token empty".to_owned(),
             ));
         }
 
         let after = cursor.map(|(mql_time, lead_id, _)| (mql_time, lead_id));
-        let mut rows = store::list_queue(&self.db, &state_names, after, page_size + 1).await?;
+        let mut rows = store::list_queue(&self.db, &state_names, &reps, after, page_size + 1).await?;
         let next_page_token = if rows.len() as u64 > page_size {
             rows.truncate(page_size as usize);
-            let names: Vec<String> = state_names.iter().map(|name| (*name).to_owned()).collect();
-            let last = rows.last().map(|row| (row.mql_time, row.lead_id, names));
+            let last = rows.last().map(|row| (row.mql_time, row.lead_id, filter));
             last.map(|key| paging::encode(METHOD, &key)).unwrap_or_default()
         } else {
             String::new()
         };
 
         Ok(ListQueueResponse {
-            qualifications: rows.iter().map(|row| qualification_to_proto(row, &[])).collect(),
+            qualifications: rows.iter().map(|row| qualification_to_proto(row, &[], &[])).collect(),
             next_page_token,
         })
     }
 
-    async fn do_get_funnel(&self, request: GetFunnelRequest) -> ApiResult<GetFunnelResponse> {
+    async fn do_get_funnel(&self, now: DateTime<Utc>, request: GetFunnelRequest) -> ApiResult<GetFunnelResponse> {
+        let time_zone = if request.time_zone.trim().is_empty() {
+            settings::load(&self.db).await?.time_zone
+        } else {
+            request.time_zone.clone()
+        };
         let mut violations = Vec::new();
-        let period =
-            domain::parse_funnel_period(&request.start_date, &request.end_date, &request.time_zone, &mut violations);
+        let period = domain::parse_funnel_period(&request.start_date, &request.end_date, &time_zone, &mut violations);
         reject_if_invalid(violations)?;
         let Some(period) = period else {
             return Err(ApiError::internal("validated funnel period missing"));
@@ -366,6 +516,37 @@ impl QualificationApi {
             stage("won", counts.won_count, counts.sql_count, counts.closed_won_count),
         ];
 
+        // The event view counts every entry into a stage. The won stage has at most one
+        // entry per lead, so both views show the same won count.
+        let events = store::report::event_counts(&self.db, &period).await?;
+        let event_stages = vec![
+            stage("lead", counts.lead_count, counts.lead_count, counts.lead_count),
+            stage("mql", events.mql_events, counts.lead_count, events.mql_events),
+            stage("sql", events.sql_events, events.mql_events, events.sql_events),
+            stage("won", counts.won_count, events.sql_events, counts.closed_won_count),
+        ];
+
+        let breakdown = |rows: Vec<store::report::BreakdownRow>| -> Vec<FunnelBreakdown> {
+            rows.into_iter()
+                .map(|row| FunnelBreakdown {
+                    mql_rate: domain::ratio(row.mql_count, row.lead_count),
+                    sql_rate: domain::ratio(row.sql_count, row.mql_count),
+                    won_rate: domain::ratio(row.won_count, row.lead_count),
+                    key: row.key,
+                    lead_count: row.lead_count,
+                    mql_count: row.mql_count,
+                    sql_count: row.sql_count,
+                    won_count: row.won_count,
+                })
+                .collect()
+        };
+        let sources = breakdown(store::report::breakdown(&self.db, &period, BreakdownBy::Source).await?);
+        let campaigns = breakdown(store::report::breakdown(&self.db, &period, BreakdownBy::Campaign).await?);
+
+        let passages = report::passages(&store::report::cohort_transitions(&self.db, &period).await?);
+        let sla_entries = store::report::cohort_sla_entries(&self.db, &period).await?;
+        let (sla_met_count, sla_missed_count) = report::sla_outcomes(&sla_entries, now);
+
         Ok(GetFunnelResponse {
             stages,
             imported_won_count: counts.imported_won_count,
@@ -373,6 +554,15 @@ impl QualificationApi {
             imported_outcome_count: counts.imported_outcome_count,
             mql_with_imported_outcome_count: counts.mql_with_imported_outcome_count,
             time_zone: period.time_zone,
+            event_stages,
+            sources,
+            campaigns,
+            mql_to_sql: Some(report::stage_duration(passages.mql_to_sql)),
+            sql_to_won: Some(report::stage_duration(passages.sql_to_won)),
+            sla_met_count,
+            sla_missed_count,
+            sla_hit_rate: domain::ratio(sla_met_count, sla_met_count + sla_missed_count),
+            override_count: events.override_events,
         })
     }
 }
@@ -394,27 +584,81 @@ impl QualificationService for QualificationApi {
 
     async fn start_work(&self, request: Request<StartWorkRequest>) -> Result<Response<StartWorkResponse>, Status> {
         let ctx = CallContext::new(DOMAIN, "StartWork", &request);
-        self.do_start_work(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_start_work(&ctx, now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
 
     async fn accept_lead(&self, request: Request<AcceptLeadRequest>) -> Result<Response<AcceptLeadResponse>, Status> {
         let ctx = CallContext::new(DOMAIN, "AcceptLead", &request);
-        self.do_accept(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_accept(&ctx, now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
 
     async fn reject_lead(&self, request: Request<RejectLeadRequest>) -> Result<Response<RejectLeadResponse>, Status> {
         let ctx = CallContext::new(DOMAIN, "RejectLead", &request);
-        self.do_reject(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_reject(&ctx, now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn recycle_lead(&self, request: Request<RecycleLeadRequest>) -> Result<Response<RecycleLeadResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "RecycleLead", &request);
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_recycle(&ctx, now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
 
     async fn close_lead(&self, request: Request<CloseLeadRequest>) -> Result<Response<CloseLeadResponse>, Status> {
         let ctx = CallContext::new(DOMAIN, "CloseLead", &request);
-        self.do_close(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_close(&ctx, now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
 
     async fn get_funnel(&self, request: Request<GetFunnelRequest>) -> Result<Response<GetFunnelResponse>, Status> {
         let ctx = CallContext::new(DOMAIN, "GetFunnel", &request);
-        self.do_get_funnel(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_get_funnel(now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn create_rep(&self, request: Request<CreateRepRequest>) -> Result<Response<CreateRepResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "CreateRep", &request);
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_create_rep(now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn update_rep(&self, request: Request<UpdateRepRequest>) -> Result<Response<UpdateRepResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "UpdateRep", &request);
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_update_rep(now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn list_reps(&self, request: Request<ListRepsRequest>) -> Result<Response<ListRepsResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "ListReps", &request);
+        self.do_list_reps(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn assign_lead(&self, request: Request<AssignLeadRequest>) -> Result<Response<AssignLeadResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "AssignLead", &request);
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_assign_lead(now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn list_overdue(&self, request: Request<ListOverdueRequest>) -> Result<Response<ListOverdueResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "ListOverdue", &request);
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_list_overdue(now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn get_settings(&self, request: Request<GetSettingsRequest>) -> Result<Response<GetSettingsResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "GetSettings", &request);
+        self.do_get_settings().await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn update_settings(
+        &self,
+        request: Request<UpdateSettingsRequest>,
+    ) -> Result<Response<UpdateSettingsResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "UpdateSettings", &request);
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.do_update_settings(now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
 }
 
@@ -435,13 +679,14 @@ impl QualificationEventsApi {
     async fn apply(
         &self,
         ctx: &CallContext,
+        now: DateTime<Utc>,
         request: DeliverScoringEventsRequest,
     ) -> ApiResult<DeliverScoringEventsResponse> {
         let txn = self.db.begin().await?;
         let mut response = DeliverScoringEventsResponse::default();
 
         for (index, event) in request.events.iter().enumerate() {
-            match events::apply_scoring_event(&txn, event, &ctx.traceparent).await {
+            match events::apply_scoring_event(&txn, event, &ctx.traceparent, now).await {
                 Ok(Applied::Applied) => response.applied += 1,
                 Ok(Applied::Duplicate) => response.duplicates += 1,
                 Err(EventError::Invalid(problem)) => {
@@ -467,7 +712,8 @@ impl QualificationEventsService for QualificationEventsApi {
         request: Request<DeliverScoringEventsRequest>,
     ) -> Result<Response<DeliverScoringEventsResponse>, Status> {
         let ctx = CallContext::new(DOMAIN, "DeliverScoringEvents", &request);
-        self.apply(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+        let now = clock::request_time(request.metadata()).map_err(|e| ctx.status(e))?;
+        self.apply(&ctx, now, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
 }
 
@@ -578,6 +824,7 @@ mod tests {
                     activity_count: 1,
                     points: 40,
                 }],
+                attributes: Default::default(),
             }),
         )
     }
@@ -602,7 +849,7 @@ mod tests {
     }
 
     async fn deliver(fixture: &Fixture, events: Vec<ScoringEvent>) -> ApiResult<DeliverScoringEventsResponse> {
-        fixture.events.apply(&fixture.ctx, DeliverScoringEventsRequest { events }).await
+        fixture.events.apply(&fixture.ctx, leadflow_kit::time::now(), DeliverScoringEventsRequest { events }).await
     }
 
     async fn get(fixture: &Fixture, lead_id: Uuid) -> ApiResult<Qualification> {
@@ -615,8 +862,8 @@ mod tests {
     }
 
     async fn accept(fixture: &Fixture, lead_id: Uuid) -> ApiResult<AcceptLeadResponse> {
-        let request = AcceptLeadRequest { lead_id: lead_id.to_string(), bant: Some(bant()), request_id: String::new() };
-        fixture.api.do_accept(&fixture.ctx, request).await
+        let request = AcceptLeadRequest { lead_id: lead_id.to_string(), bant: Some(bant()), ..AcceptLeadRequest::default() };
+        fixture.api.do_accept(&fixture.ctx, leadflow_kit::time::now(), request).await
     }
 
     async fn close(fixture: &Fixture, lead_id: Uuid, outcome: Outcome) -> ApiResult<CloseLeadResponse> {
@@ -626,9 +873,9 @@ mod tests {
             value_minor: 250_000,
             currency: "EUR".to_owned(),
             reason: String::new(),
-            request_id: String::new(),
+            ..CloseLeadRequest::default()
         };
-        fixture.api.do_close(&fixture.ctx, request).await
+        fixture.api.do_close(&fixture.ctx, leadflow_kit::time::now(), request).await
     }
 
     #[tokio::test]
@@ -708,10 +955,10 @@ mod tests {
         let lead_id = Uuid::now_v7();
         deliver(&fixture, vec![became_mql(lead_id, "2026-01-10T08:30:00Z")]).await.unwrap();
 
-        let request = StartWorkRequest { lead_id: lead_id.to_string(), request_id: String::new() };
-        let working = fixture.api.do_start_work(&fixture.ctx, request.clone()).await.unwrap();
+        let request = StartWorkRequest { lead_id: lead_id.to_string(), ..StartWorkRequest::default() };
+        let working = fixture.api.do_start_work(&fixture.ctx, leadflow_kit::time::now(), request.clone()).await.unwrap();
         assert_eq!(working.qualification.unwrap().state, QualificationState::Working as i32);
-        let again = fixture.api.do_start_work(&fixture.ctx, request).await.unwrap().qualification.unwrap();
+        let again = fixture.api.do_start_work(&fixture.ctx, leadflow_kit::time::now(), request).await.unwrap().qualification.unwrap();
         assert_eq!(again.state, QualificationState::Working as i32);
         assert_eq!(again.history.len(), 2, "a second StartWork adds no transition");
 
@@ -748,9 +995,9 @@ mod tests {
             lead_id: lead_id.to_string(),
             reason: "bad_timing".to_owned(),
             note: "call back in spring".to_owned(),
-            request_id: String::new(),
+            ..RejectLeadRequest::default()
         };
-        let recycled = fixture.api.do_reject(&fixture.ctx, request).await.unwrap().qualification.unwrap();
+        let recycled = fixture.api.do_reject(&fixture.ctx, leadflow_kit::time::now(), request).await.unwrap().qualification.unwrap();
         assert_eq!(recycled.state, QualificationState::Recycled as i32);
         assert_eq!(recycled.reason, "bad_timing");
         assert_eq!(recycled.history.last().unwrap().reason, "bad_timing");
@@ -792,9 +1039,9 @@ mod tests {
         let request = AcceptLeadRequest {
             lead_id: Uuid::now_v7().to_string(),
             bant: Some(Bant { budget: None, timeframe: String::new(), ..bant() }),
-            request_id: String::new(),
+            ..AcceptLeadRequest::default()
         };
-        let error = fixture.api.do_accept(&fixture.ctx, request).await.unwrap_err();
+        let error = fixture.api.do_accept(&fixture.ctx, leadflow_kit::time::now(), request).await.unwrap_err();
         assert_eq!(error.code(), Code::InvalidArgument);
         let status = fixture.ctx.status(error);
         let details = tonic_types::StatusExt::get_error_details(&status);
@@ -815,14 +1062,15 @@ mod tests {
             lead_id: lead_id.to_string(),
             bant: Some(bant()),
             request_id: Uuid::now_v7().to_string(),
+            ..AcceptLeadRequest::default()
         };
-        let first = fixture.api.do_accept(&fixture.ctx, request.clone()).await.unwrap();
-        let second = fixture.api.do_accept(&fixture.ctx, request.clone()).await.unwrap();
+        let first = fixture.api.do_accept(&fixture.ctx, leadflow_kit::time::now(), request.clone()).await.unwrap();
+        let second = fixture.api.do_accept(&fixture.ctx, leadflow_kit::time::now(), request.clone()).await.unwrap();
         assert_eq!(first, second);
         assert_eq!(outbox_rows(&fixture).await, 4);
 
         let changed = AcceptLeadRequest { bant: Some(Bant { need: "other".to_owned(), ..bant() }), ..request };
-        let error = fixture.api.do_accept(&fixture.ctx, changed).await.unwrap_err();
+        let error = fixture.api.do_accept(&fixture.ctx, leadflow_kit::time::now(), changed).await.unwrap_err();
         assert_eq!(error.code(), Code::InvalidArgument);
 
         fixture.finish().await;
@@ -842,7 +1090,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut page_token = String::new();
         loop {
-            let request = ListQueueRequest { states: Vec::new(), page_size: 2, page_token: page_token.clone() };
+            let request = ListQueueRequest { page_size: 2, page_token: page_token.clone(), ..ListQueueRequest::default() };
             let response = fixture.api.do_list_queue(request).await.unwrap();
             seen.extend(response.qualifications.iter().map(|entry| entry.lead_id.clone()));
             assert!(response.qualifications.iter().all(|entry| entry.history.is_empty()));
@@ -855,11 +1103,11 @@ mod tests {
         assert_eq!(seen, expected);
 
         let request =
-            ListQueueRequest { states: vec![QualificationState::Sql as i32], page_size: 0, page_token: String::new() };
+            ListQueueRequest { states: vec![QualificationState::Sql as i32], ..ListQueueRequest::default() };
         let sql = fixture.api.do_list_queue(request).await.unwrap();
         assert_eq!(sql.qualifications.len(), 1);
 
-        let request = ListQueueRequest { states: vec![0], page_size: 0, page_token: String::new() };
+        let request = ListQueueRequest { states: vec![0], ..ListQueueRequest::default() };
         assert_eq!(fixture.api.do_list_queue(request).await.unwrap_err().code(), Code::InvalidArgument);
 
         fixture.finish().await;
@@ -890,7 +1138,7 @@ mod tests {
             end_date: "2026-01-31".to_owned(),
             time_zone: "Europe/Bucharest".to_owned(),
         };
-        let funnel = fixture.api.do_get_funnel(request).await.unwrap();
+        let funnel = fixture.api.do_get_funnel(leadflow_kit::time::now(), request).await.unwrap();
         let counts: Vec<(&str, i64)> = funnel.stages.iter().map(|stage| (stage.stage.as_str(), stage.lead_count)).collect();
         assert_eq!(counts, [("lead", 5), ("mql", 3), ("sql", 2), ("won", 2)]);
         assert_eq!(funnel.stages[1].conversion_from_previous, 0.6);
@@ -903,12 +1151,12 @@ mod tests {
         assert_eq!(funnel.mql_with_imported_outcome_count, 1);
         assert_eq!(funnel.time_zone, "Europe/Bucharest");
 
-        let all = fixture.api.do_get_funnel(GetFunnelRequest::default()).await.unwrap();
+        let all = fixture.api.do_get_funnel(leadflow_kit::time::now(), GetFunnelRequest::default()).await.unwrap();
         assert_eq!(all.stages[0].lead_count, 6);
         assert_eq!(all.time_zone, "UTC");
 
         let bad = GetFunnelRequest { time_zone: "Nowhere/City".to_owned(), ..GetFunnelRequest::default() };
-        assert_eq!(fixture.api.do_get_funnel(bad).await.unwrap_err().code(), Code::InvalidArgument);
+        assert_eq!(fixture.api.do_get_funnel(leadflow_kit::time::now(), bad).await.unwrap_err().code(), Code::InvalidArgument);
 
         fixture.finish().await;
     }

@@ -8,7 +8,7 @@ use leadflow_proto::qualification::Bant;
 use leadflow_proto::types::{Outcome, QualificationState};
 use uuid::Uuid;
 
-/// Reason codes accepted by `RejectLead`.
+/// Reason codes that `RejectLead` accepts until the settings name others.
 pub const REJECTION_REASONS: [&str; 8] = [
     "no_budget",
     "no_authority",
@@ -23,6 +23,12 @@ pub const REJECTION_REASONS: [&str; 8] = [
 pub const MAX_NOTE_LEN: usize = 2000;
 /// Maximum length of a BANT need, in characters.
 pub const MAX_NEED_LEN: usize = 2000;
+/// Maximum length of an actor name, in characters.
+pub const MAX_ACTOR_LEN: usize = 128;
+/// Actor recorded for changes that events and jobs make.
+pub const SYSTEM_ACTOR: &str = "system";
+/// Actor recorded when a request names none.
+pub const UNKNOWN_ACTOR: &str = "unknown";
 /// Maximum length of a BANT authority role or a close reason, in characters.
 pub const MAX_TEXT_LEN: usize = 256;
 /// Time zone of the funnel report when the request names none.
@@ -34,6 +40,8 @@ pub const DEFAULT_QUEUE_STATES: [QualificationState; 2] = [QualificationState::N
 pub const EXPECTED_OPEN: &str = "NEW or WORKING";
 /// Expected state of `CloseLead`.
 pub const EXPECTED_SQL: &str = "SQL";
+/// Expected states of `RecycleLead`.
+pub const EXPECTED_RECYCLABLE: &str = "NEW, WORKING or SQL";
 
 /// Returns the stored name of a state, for example `NEW`, or `UNSPECIFIED` for the unspecified state.
 pub fn state_name(state: QualificationState) -> &'static str {
@@ -62,6 +70,18 @@ pub fn parse_lead_id(raw: &str, violations: &mut Vec<FieldViolation>) -> Option<
     }
 }
 
+/// Validates the actor of a request and returns it trimmed, or "unknown" when empty.
+pub fn parse_actor(raw: &str, violations: &mut Vec<FieldViolation>) -> String {
+    let actor = raw.trim();
+    if actor.chars().count() > MAX_ACTOR_LEN {
+        violations.push(FieldViolation::new(
+            "actor",
+            format!("has {} characters; expected at most {MAX_ACTOR_LEN}", actor.chars().count()),
+        ));
+    }
+    if actor.is_empty() { UNKNOWN_ACTOR.to_owned() } else { actor.to_owned() }
+}
+
 /// A sales action on a qualification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -71,6 +91,8 @@ pub enum Action {
     Accept,
     /// `RejectLead`: the lead goes back to nurturing.
     Reject,
+    /// `RecycleLead`: an explicit recycle, the only way back from SQL.
+    Recycle,
     /// `CloseLead` as won.
     CloseWon,
     /// `CloseLead` as lost.
@@ -96,10 +118,12 @@ pub fn next_state(current: QualificationState, action: Action) -> Result<Step, &
         (Action::StartWork, Working) => Ok(Step::Stay),
         (Action::Accept, New | Working) => Ok(Step::Move(Sql)),
         (Action::Reject, New | Working) => Ok(Step::Move(Recycled)),
+        (Action::Recycle, New | Working | Sql) => Ok(Step::Move(Recycled)),
         (Action::CloseWon, Sql) => Ok(Step::Move(Won)),
         (Action::CloseLost, Sql) => Ok(Step::Move(Lost)),
         (Action::StartWork | Action::Accept | Action::Reject, _) => Err(EXPECTED_OPEN),
         (Action::CloseWon | Action::CloseLost, _) => Err(EXPECTED_SQL),
+        (Action::Recycle, _) => Err(EXPECTED_RECYCLABLE),
     }
 }
 
@@ -275,13 +299,32 @@ pub fn validate_bant(bant: Option<&Bant>, violations: &mut Vec<FieldViolation>) 
     })
 }
 
-/// Validates a rejection reason and note and returns both trimmed.
-pub fn validate_rejection(reason: &str, note: &str, violations: &mut Vec<FieldViolation>) -> (String, String) {
+/// Returns the parts of a BANT check trimmed, complete or not; a missing part is empty.
+pub fn bant_parts(bant: &Bant) -> ValidBant {
+    let budget = bant.budget.clone().unwrap_or_default();
+    ValidBant {
+        amount_minor: budget.amount_minor,
+        currency: budget.currency.trim().to_owned(),
+        confirmed: budget.confirmed || budget.amount_minor > 0,
+        authority_role: bant.authority_role.trim().to_owned(),
+        need: bant.need.trim().to_owned(),
+        timeframe: bant.timeframe.trim().to_owned(),
+    }
+}
+
+/// Validates a rejection reason against the configured `reasons` and a note, and returns both
+/// trimmed.
+pub fn validate_rejection(
+    reason: &str,
+    note: &str,
+    reasons: &[String],
+    violations: &mut Vec<FieldViolation>,
+) -> (String, String) {
     let reason = reason.trim();
-    if !REJECTION_REASONS.contains(&reason) {
+    if !reasons.iter().any(|known| known == reason) {
         violations.push(FieldViolation::new(
             "reason",
-            format!("{reason:?} is not a rejection reason; expected one of {}", REJECTION_REASONS.join(", ")),
+            format!("{reason:?} is not a rejection reason; expected one of {}", reasons.join(", ")),
         ));
     }
 
@@ -615,6 +658,17 @@ mod tests {
     }
 
     #[test]
+    fn explicit_recycle_leaves_sql() {
+        use QualificationState::{Lost, New, Recycled, Sql, Won, Working};
+        for state in [New, Working, Sql] {
+            assert_eq!(next_state(state, Action::Recycle), Ok(Step::Move(Recycled)), "recycle from {state:?}");
+        }
+        for state in [Recycled, Won, Lost] {
+            assert_eq!(next_state(state, Action::Recycle), Err(EXPECTED_RECYCLABLE), "recycle from {state:?}");
+        }
+    }
+
+    #[test]
     fn only_sql_closes() {
         use QualificationState::{Lost, New, Recycled, Sql, Won, Working};
         assert_eq!(next_state(Sql, Action::CloseWon), Ok(Step::Move(Won)));
@@ -636,11 +690,12 @@ mod tests {
     #[test]
     fn rejection_reason_must_be_listed() {
         let mut violations = Vec::new();
-        let (reason, _) = validate_rejection(" no_budget ", "", &mut violations);
+        let reasons: Vec<String> = REJECTION_REASONS.iter().map(|reason| (*reason).to_owned()).collect();
+        let (reason, _) = validate_rejection(" no_budget ", "", &reasons, &mut violations);
         assert!(violations.is_empty());
         assert_eq!(reason, "no_budget");
 
-        validate_rejection("too_expensive", &"x".repeat(MAX_NOTE_LEN + 1), &mut violations);
+        validate_rejection("too_expensive", &"x".repeat(MAX_NOTE_LEN + 1), &reasons, &mut violations);
         assert_eq!(fields(&violations), ["reason", "note"]);
         assert!(violations[0].description.contains("\"too_expensive\""));
         assert!(violations[0].description.contains("not_a_fit"));

@@ -2,6 +2,7 @@
 //! events it writes to its outbox for scoring and activity, and the relay sinks that deliver
 //! them.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use leadflow_proto::events::{
     ImportedOutcomeForwarded, LeadAttributed, LeadBecameMql, QualificationEvent, ScoringEvent, StateChanged,
     qualification_event, scoring_event,
 };
+use leadflow_proto::qualification::AssignmentMode;
 use leadflow_proto::types::{Outcome, QualificationState};
 use prost::Message;
 use sea_orm::{ConnectionTrait, DbErr};
@@ -18,8 +20,10 @@ use tonic::Status;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+use crate::assignment::{self, Candidate};
 use crate::domain::{self, MqlArrival};
-use crate::store::{self, Stage, qualification, transition};
+use crate::settings;
+use crate::store::{self, Stage, qualification, sales, transition};
 
 /// Outbox destination of events for the scoring service, and the name of the scoring
 /// service in the inbox.
@@ -42,6 +46,8 @@ pub struct StateChange<'a> {
     pub reason: &'a str,
     /// Time of the change.
     pub change_time: DateTime<Utc>,
+    /// Actor that made the change: a request's actor, or "system".
+    pub actor: &'a str,
 }
 
 /// Records a state change in the caller's transaction: the transition row, and one
@@ -58,6 +64,7 @@ pub async fn record_state_change<C: ConnectionTrait>(
         to_state: domain::state_name(change.to).to_owned(),
         reason: change.reason.to_owned(),
         change_time: change.change_time,
+        actor: change.actor.to_owned(),
     };
     store::insert_transition(db, row).await?;
 
@@ -84,6 +91,7 @@ pub async fn record_state_change<C: ConnectionTrait>(
         from_state = domain::state_name(change.from),
         to_state = domain::state_name(change.to),
         reason = change.reason,
+        actor = change.actor,
         "qualification state changed"
     );
     Ok(())
@@ -181,12 +189,13 @@ fn optional_time(
     }
 }
 
-/// Applies one scoring event in the caller's transaction: checks it, records it in the inbox
-/// and applies its kind. A malformed event changes nothing.
+/// Applies one scoring event at `now` in the caller's transaction: checks it, records it in
+/// the inbox and applies its kind. A malformed event changes nothing.
 pub async fn apply_scoring_event<C: ConnectionTrait>(
     db: &C,
     event: &ScoringEvent,
     traceparent: &str,
+    now: DateTime<Utc>,
 ) -> Result<Applied, EventError> {
     let event_id = Uuid::parse_str(&event.event_id).map_err(|_| EventError::Invalid("event_id is not a UUID"))?;
     let lead_id = Uuid::parse_str(&event.lead_id).map_err(|_| EventError::Invalid("lead_id is not a UUID"))?;
@@ -200,7 +209,6 @@ pub async fn apply_scoring_event<C: ConnectionTrait>(
         return Ok(Applied::Duplicate);
     }
 
-    let now = leadflow_kit::time::now();
     let create_time = create_time.unwrap_or(now);
     // The event's traceparent continues the trace of the request that caused it; the
     // delivery call's own context is the fallback.
@@ -208,7 +216,9 @@ pub async fn apply_scoring_event<C: ConnectionTrait>(
 
     match kind {
         scoring_event::Kind::LeadAttributed(attributed) => apply_attributed(db, lead_id, attributed, create_time).await?,
-        scoring_event::Kind::LeadBecameMql(mql) => apply_mql(db, event_id, lead_id, mql, create_time, traceparent).await?,
+        scoring_event::Kind::LeadBecameMql(mql) => {
+            apply_mql(db, event_id, lead_id, mql, create_time, now, traceparent).await?
+        }
         scoring_event::Kind::ImportedOutcomeForwarded(forwarded) => {
             apply_imported_outcome(db, lead_id, forwarded, create_time).await?
         }
@@ -230,17 +240,18 @@ async fn apply_attributed<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Puts a lead into the queue as NEW unless it is already in the sales process.
+/// Puts a lead into the queue as NEW unless it is already in the sales process, starts its
+/// first-touch deadline and assigns it to a rep when one can take it.
 async fn apply_mql<C: ConnectionTrait>(
     db: &C,
     event_id: Uuid,
     lead_id: Uuid,
     mql: &LeadBecameMql,
     create_time: DateTime<Utc>,
+    now: DateTime<Utc>,
     traceparent: &str,
 ) -> Result<(), EventError> {
     let crossed_at = optional_time(mql.crossed_at.as_ref(), "lead_became_mql.crossed_at is not a valid timestamp")?;
-    let now = leadflow_kit::time::now();
     let mql_time = crossed_at.unwrap_or(now);
 
     // A lead normally arrives through LeadAttributed first. Without it, the MQL event's
@@ -259,6 +270,9 @@ async fn apply_mql<C: ConnectionTrait>(
         return Ok(());
     };
 
+    let settings = settings::load(db).await?;
+    // The deadline counts calendar hours from the time the lead entered the queue.
+    let due_time = now + chrono::Duration::hours(i64::from(settings.first_touch_sla_hours));
     let row = qualification::Model {
         lead_id,
         state: domain::state_name(QualificationState::New).to_owned(),
@@ -274,6 +288,11 @@ async fn apply_mql<C: ConnectionTrait>(
         note: String::new(),
         value_minor: 0,
         currency: String::new(),
+        assigned_rep_id: String::new(),
+        first_touch_due_time: Some(due_time),
+        override_reason: String::new(),
+        answers: None,
+        attributes: Some(sales::map_to_json(&mql.attributes)),
     };
     match existing {
         None => store::insert_qualification(db, row).await?,
@@ -285,9 +304,76 @@ async fn apply_mql<C: ConnectionTrait>(
     }
 
     store::mark_stage(db, lead_id, Stage::Mql, mql_time).await?;
-    let change = StateChange { lead_id, from, to: QualificationState::New, reason: "", change_time: now };
+    let change =
+        StateChange { lead_id, from, to: QualificationState::New, reason: "", change_time: now, actor: domain::SYSTEM_ACTOR };
     record_state_change(db, &change, traceparent).await?;
+    sales::insert_sla_entry(db, lead_id, now, due_time).await?;
+    auto_assign(db, lead_id, &mql.attributes, settings::assignment_mode(&settings), now).await?;
     Ok(())
+}
+
+/// Assigns a lead that just entered the queue to the rep that [`assignment::choose`] picks,
+/// and records the assignment. A lead that no rep can take stays unassigned and is logged.
+pub async fn auto_assign<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    attributes: &BTreeMap<String, String>,
+    mode: AssignmentMode,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbErr> {
+    let reps = sales::all_reps(db).await?;
+    if reps.is_empty() {
+        return Ok(None);
+    }
+    let open = sales::open_lead_counts(db).await?;
+    let candidates: Vec<Candidate> = reps
+        .into_iter()
+        .map(|rep| Candidate {
+            countries: sales::json_to_strings(&rep.countries),
+            segments: sales::json_to_strings(&rep.segments),
+            open_leads: open.get(&rep.rep_id).copied().unwrap_or(0),
+            rep,
+        })
+        .collect();
+
+    // NOTE: two transactions that assign at the same moment on PostgreSQL can both see the
+    // same free slot, so a rep may end one lead above capacity. The relay delivers one batch
+    // at a time, which keeps this rare.
+    let Some((index, method)) = assignment::choose(&candidates, mode, attributes) else {
+        tracing::warn!(lead_id = %lead_id, "no rep can take the MQL; it stays unassigned");
+        return Ok(None);
+    };
+    let rep_id = candidates[index].rep.rep_id.clone();
+    let seq = sales::next_assign_seq(db).await?;
+    sales::set_assign_seq(db, &rep_id, seq).await?;
+    sales::set_assigned_rep(db, lead_id, &rep_id).await?;
+    sales::insert_assignment(
+        db,
+        assignment_row(lead_id, &rep_id, "", method, domain::SYSTEM_ACTOR, now),
+    )
+    .await?;
+    tracing::info!(lead_id = %lead_id, rep_id = %rep_id, method, "MQL assigned");
+    Ok(Some(rep_id))
+}
+
+/// Builds an assignment history row.
+pub fn assignment_row(
+    lead_id: Uuid,
+    rep_id: &str,
+    previous_rep_id: &str,
+    method: &str,
+    actor: &str,
+    time: DateTime<Utc>,
+) -> store::assignment::Model {
+    store::assignment::Model {
+        id: Uuid::now_v7(),
+        lead_id,
+        rep_id: rep_id.to_owned(),
+        previous_rep_id: previous_rep_id.to_owned(),
+        method: method.to_owned(),
+        actor: actor.to_owned(),
+        assign_time: time,
+    }
 }
 
 async fn apply_imported_outcome<C: ConnectionTrait>(

@@ -72,6 +72,7 @@ pub async fn run(
         ),
     ];
 
+    let (sla_db, sla_interval) = (db.clone(), config.job_interval());
     let parts = ServiceParts {
         domain: crate::DOMAIN,
         health_names: vec![
@@ -82,7 +83,7 @@ pub async fn run(
         db,
         relays,
         shutdown_timeout: config.shutdown_timeout(),
-        jobs: Vec::new(),
+        jobs: vec![Box::new(move |stopped| Box::pin(crate::sla::run(sla_db, sla_interval, stopped)))],
     };
     run_service::<Migrator>(parts, listener, shutdown).await
 }

@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261201_000002_create_qualification_tables;
+mod m20261204_000003_add_reps_sla_settings;
 
 /// Applies the qualification service's migrations in order.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(leadflow_kit::outbox::migration::Migration),
             Box::new(m20261201_000002_create_qualification_tables::Migration),
+            Box::new(m20261204_000003_add_reps_sla_settings::Migration),
         ]
     }
 }

@@ -31,6 +31,8 @@ pub mod funnel_lead {
         pub mql_count: i32,
         /// Number of times sales accepted the lead.
         pub sql_count: i32,
+        /// Number of acceptances made with an override reason despite missing fields.
+        pub override_count: i32,
     }
 
     /// A funnel lead has no relations.
@@ -78,6 +80,17 @@ pub mod qualification {
         pub value_minor: i64,
         /// ISO 4217 currency of `value_minor`.
         pub currency: String,
+        /// Rep the lead is assigned to, empty when none.
+        pub assigned_rep_id: String,
+        /// First-touch deadline of the current queue entry; none for entries made before
+        /// SLAs were kept.
+        pub first_touch_due_time: Option<DateTimeUtc>,
+        /// Override reason of the last acceptance, empty when it passed the framework check.
+        pub override_reason: String,
+        /// Answers of a non-BANT framework as a JSON object of strings; none before.
+        pub answers: Option<Json>,
+        /// Lead attributes of the last MQL event as a JSON object of strings.
+        pub attributes: Option<Json>,
     }
 
     /// Relations of a qualification.
@@ -118,6 +131,8 @@ pub mod transition {
         pub reason: String,
         /// Time of the change.
         pub change_time: DateTimeUtc,
+        /// Who made the change; empty for changes stored before actors were recorded.
+        pub actor: String,
     }
 
     /// Relations of a transition.
@@ -137,6 +152,130 @@ pub mod transition {
             Relation::Qualification.def()
         }
     }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Sales reps who work MQLs.
+pub mod rep {
+    use sea_orm::entity::prelude::*;
+
+    /// One sales rep.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rep")]
+    pub struct Model {
+        /// Id chosen by the caller.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub rep_id: String,
+        /// Name shown to people.
+        pub display_name: String,
+        /// True when the rep takes new MQLs.
+        pub active: bool,
+        /// Maximum number of open (NEW or WORKING) leads.
+        pub capacity: i32,
+        /// Territory as a JSON array of ISO 3166-1 alpha-2 codes; empty means every country.
+        pub countries: Json,
+        /// Segments as a JSON array of strings; empty means every segment.
+        pub segments: Json,
+        /// IANA time zone, empty for the team's zone.
+        pub time_zone: String,
+        /// Position of the rep's last automatic assignment; round robin picks the lowest.
+        pub assign_seq: i64,
+        /// Time the rep was created.
+        pub create_time: DateTimeUtc,
+        /// Time the rep last changed.
+        pub update_time: DateTimeUtc,
+    }
+
+    /// A rep has no relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The assignment history of leads.
+pub mod assignment {
+    use sea_orm::entity::prelude::*;
+
+    /// One assignment of a lead to a rep.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "assignment")]
+    pub struct Model {
+        /// UUIDv7 of the assignment, so ids sort by time.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Lead that was assigned.
+        pub lead_id: Uuid,
+        /// Rep the lead was assigned to.
+        pub rep_id: String,
+        /// Rep the lead was assigned to before, empty for the first assignment.
+        pub previous_rep_id: String,
+        /// `round_robin`, `rules` or `manual`.
+        pub method: String,
+        /// Who assigned.
+        pub actor: String,
+        /// Time of the assignment.
+        pub assign_time: DateTimeUtc,
+    }
+
+    /// An assignment has no relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// First-touch deadlines, one per queue entry of a lead.
+pub mod sla_entry {
+    use sea_orm::entity::prelude::*;
+
+    /// One queue entry with its first-touch deadline.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sla_entry")]
+    pub struct Model {
+        /// UUIDv7 of the entry.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Lead that entered the queue.
+        pub lead_id: Uuid,
+        /// Time the lead entered the queue.
+        pub entry_time: DateTimeUtc,
+        /// First-touch deadline.
+        pub due_time: DateTimeUtc,
+        /// Time of the first touch, none until then.
+        pub touch_time: Option<DateTimeUtc>,
+        /// Time the SLA job escalated the missed deadline; set at most once.
+        pub escalate_time: Option<DateTimeUtc>,
+    }
+
+    /// An SLA entry has no relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Stored settings, one JSON value per key.
+pub mod setting {
+    use sea_orm::entity::prelude::*;
+
+    /// One setting.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "setting")]
+    pub struct Model {
+        /// Name of the setting.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// Its value.
+        pub value: Json,
+        /// Time of the last change.
+        pub update_time: DateTimeUtc,
+    }
+
+    /// A setting has no relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }

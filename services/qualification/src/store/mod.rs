@@ -2,6 +2,8 @@
 //! transaction, so callers decide the transaction boundaries.
 
 pub mod entity;
+pub mod report;
+pub mod sales;
 
 use chrono::{DateTime, Utc};
 use leadflow_proto::qualification::{Bant, Budget};
@@ -15,7 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::domain::{FunnelPeriod, ValidBant};
-pub use entity::{funnel_lead, qualification, transition};
+pub use entity::{assignment, funnel_lead, qualification, rep, setting, sla_entry, transition};
 
 /// Stored value of an imported won outcome.
 pub const OUTCOME_WON: &str = "WON";
@@ -55,6 +57,11 @@ pub async fn update_qualification<C: ConnectionTrait>(
         .col_expr(qualification::Column::Note, Expr::value(model.note.clone()))
         .col_expr(qualification::Column::ValueMinor, Expr::value(model.value_minor))
         .col_expr(qualification::Column::Currency, Expr::value(model.currency.clone()))
+        .col_expr(qualification::Column::AssignedRepId, Expr::value(model.assigned_rep_id.clone()))
+        .col_expr(qualification::Column::FirstTouchDueTime, Expr::value(model.first_touch_due_time))
+        .col_expr(qualification::Column::OverrideReason, Expr::value(model.override_reason.clone()))
+        .col_expr(qualification::Column::Answers, Expr::value(model.answers.clone()))
+        .col_expr(qualification::Column::Attributes, Expr::value(model.attributes.clone()))
         .filter(qualification::Column::LeadId.eq(model.lead_id))
         .filter(qualification::Column::State.eq(expected_state))
         .exec(db)
@@ -62,10 +69,22 @@ pub async fn update_qualification<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
+/// Which assignments `list_queue` lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RepFilter {
+    /// Every lead.
+    Any,
+    /// Leads assigned to this rep.
+    Rep(String),
+    /// Leads assigned to no rep.
+    Unassigned,
+}
+
 /// Lists qualifications in `states` by `mql_time`, then lead id, after the given position.
 pub async fn list_queue<C: ConnectionTrait>(
     db: &C,
     states: &[&str],
+    reps: &RepFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
 ) -> Result<Vec<qualification::Model>, DbErr> {
@@ -74,6 +93,11 @@ pub async fn list_queue<C: ConnectionTrait>(
         .order_by_asc(qualification::Column::MqlTime)
         .order_by_asc(qualification::Column::LeadId)
         .limit(limit);
+    match reps {
+        RepFilter::Any => {}
+        RepFilter::Rep(rep_id) => query = query.filter(qualification::Column::AssignedRepId.eq(rep_id.as_str())),
+        RepFilter::Unassigned => query = query.filter(qualification::Column::AssignedRepId.eq("")),
+    }
     if let Some((mql_time, lead_id)) = after {
         query = query.filter(
             Condition::any().add(qualification::Column::MqlTime.gt(mql_time)).add(
@@ -115,6 +139,7 @@ fn new_funnel_lead(lead_id: Uuid, source: &str, campaign: &str, lead_create_time
         imported_outcome: Set(None),
         mql_count: Set(0),
         sql_count: Set(0),
+        override_count: Set(0),
     }
 }
 
@@ -179,6 +204,8 @@ pub enum Stage {
     Won,
     /// Sales closed the lead as lost.
     Lost,
+    /// Sales accepted the lead with an override reason despite missing fields.
+    SqlOverride,
 }
 
 /// Records that a lead reached `stage` at `time`: the stage time is set when it is still
@@ -197,6 +224,10 @@ pub async fn mark_stage<C: ConnectionTrait>(db: &C, lead_id: Uuid, stage: Stage,
             .col_expr(funnel_lead::Column::SqlCount, increment(funnel_lead::Column::SqlCount)),
         Stage::Won => update.col_expr(funnel_lead::Column::WonTime, first(funnel_lead::Column::WonTime)),
         Stage::Lost => update.col_expr(funnel_lead::Column::LostTime, first(funnel_lead::Column::LostTime)),
+        Stage::SqlOverride => update
+            .col_expr(funnel_lead::Column::FirstSqlTime, first(funnel_lead::Column::FirstSqlTime))
+            .col_expr(funnel_lead::Column::SqlCount, increment(funnel_lead::Column::SqlCount))
+            .col_expr(funnel_lead::Column::OverrideCount, increment(funnel_lead::Column::OverrideCount)),
     };
     let result = update.exec(db).await?;
     Ok(result.rows_affected == 1)

@@ -124,6 +124,7 @@ pub async fn settle_lead<C: ConnectionTrait>(
         if cause == Cause::Rescore || score.model_version != model.version { kind::RESCORE } else { kind::CORRECTION };
     let mut rows_by_id: BTreeMap<Uuid, scored_activity::Model> = rows.into_iter().map(|row| (row.activity_id, row)).collect();
     let mut latest_new_activity: Option<DateTime<Utc>> = None;
+    let mut new_activities = std::collections::BTreeSet::new();
 
     for (award, points) in evaluation.awards.iter().zip(&evaluation.points) {
         let Some(row) = rows_by_id.get_mut(&award.activity_id) else {
@@ -136,6 +137,7 @@ pub async fn settle_lead<C: ConnectionTrait>(
         let delta = points - row.credited_points;
 
         let entry_kind = if row.verdict == store::PENDING {
+            new_activities.insert(award.activity_id);
             latest_new_activity = Some(latest_new_activity.map_or(award.occurred_at, |t| t.max(award.occurred_at)));
             Some((kind::ACTIVITY, award.occurred_at))
         } else if row.base_points != award.base_points || row.rule_id != rule_id || row.verdict != verdict {
@@ -192,27 +194,29 @@ pub async fn settle_lead<C: ConnectionTrait>(
     let compared_before = if cause == Cause::Rescore { i64::MIN } else { before };
     let became_mql = domain::crosses_threshold(model, !score.mql, compared_before, after, evaluation.fit);
     if became_mql {
-        let detail = format!("total {after} reached the threshold {}", model.threshold);
-        ledger.push(kind::MQL, None, "", 0, "threshold_crossed", detail, effective);
+        let (crossed_at, crossed_score) = crossing_point(model, &evaluation, &new_activities).unwrap_or((effective, after));
+        let detail = format!("total {crossed_score} reached the threshold {}", model.threshold);
+        ledger.push(kind::MQL, None, "", 0, "threshold_crossed", detail, crossed_at);
         score.mql = true;
         score.mql_count += 1;
-        score.last_mql_time = Some(effective);
+        score.last_mql_time = Some(crossed_at);
 
         let contributions = evaluation.awards.iter().zip(&evaluation.points).map(|(award, points)| (award.activity_type.as_str(), *points));
         let mut reasons = domain::reasons(contributions);
         reasons.truncate(domain::TOP_REASONS);
         let kind = scoring_event::Kind::LeadBecameMql(LeadBecameMql {
-            score: after,
+            score: crossed_score,
             threshold: model.threshold,
             model_id: model.model_id.clone(),
             model_version: model.version,
             source: score.source.clone(),
             campaign: score.campaign.clone(),
-            crossed_at: Some(to_timestamp(effective)),
+            crossed_at: Some(to_timestamp(crossed_at)),
             top_reasons: reasons,
+            attributes: store::json_to_map(&score.attributes),
         });
         enqueue(db, lead_id, traceparent, kind).await?;
-        tracing::info!(lead_id = %lead_id, score = after, threshold = model.threshold, model_version = model.version, "lead became MQL");
+        tracing::info!(lead_id = %lead_id, score = crossed_score, threshold = model.threshold, model_version = model.version, "lead became MQL");
     }
 
     let next_pending = rows_by_id
@@ -237,6 +241,26 @@ pub async fn settle_lead<C: ConnectionTrait>(
     store::insert_ledger_entries(db, ledger.entries).await?;
     store::update_score(db, &score).await?;
     Ok(became_mql)
+}
+
+/// Returns the instant and the total at which a batch of new activities first reached the
+/// threshold: activities are summed in `occurred_at` order with their points as of the
+/// evaluation, and the first new activity that brings the total to the threshold is the
+/// crossing. `None` when no new activity does, for example when a fit change crossed it.
+fn crossing_point(
+    model: &Model,
+    evaluation: &domain::Evaluation,
+    new_activities: &std::collections::BTreeSet<Uuid>,
+) -> Option<(DateTime<Utc>, i64)> {
+    let mut sum = evaluation.fit;
+    for (award, points) in evaluation.awards.iter().zip(&evaluation.points) {
+        sum += points;
+        let total = model.floor.map_or(sum, |floor| sum.max(floor));
+        if new_activities.contains(&award.activity_id) && *points > 0 && total >= model.threshold {
+            return Some((award.occurred_at, total));
+        }
+    }
+    None
 }
 
 /// Returns a new, empty score row for a lead.
