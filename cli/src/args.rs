@@ -63,13 +63,26 @@ pub enum Command {
     Reject(RejectArgs),
     /// Close an SQL as won or lost.
     Close(CloseArgs),
-    /// Report the funnel lead → MQL → SQL → won in unique leads.
+    /// Report the funnel lead → MQL → SQL → won in unique leads and in events.
     Funnel(FunnelArgs),
-    /// Show or publish the scoring model.
+    /// Assign an open MQL to a sales rep, or move it to another rep.
+    Assign(AssignArgs),
+    /// List, add or change the sales reps who work MQLs.
+    #[command(subcommand)]
+    Reps(RepsCommand),
+    /// Recycle a lead explicitly, also an SQL: it goes back to nurturing with a reason.
+    Recycle(RejectArgs),
+    /// Show or change the qualification settings: SLA, assignment mode, rejection reasons.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Show, validate, preview and publish scoring models.
     #[command(subcommand)]
     Model(ModelCommand),
     /// Import leads, activities and outcomes from a CSV file described by a TOML mapping.
     Import(ImportArgs),
+    /// Report how well model versions rank the leads whose outcome is known: ROC AUC,
+    /// precision and recall of the MQL threshold, conversion by score decile and by source.
+    Report(ReportArgs),
 }
 
 /// Arguments of `leadflow up`.
@@ -172,10 +185,35 @@ pub enum ActivityTypeArg {
 /// Subcommands of `leadflow lead`.
 #[derive(Debug, Subcommand)]
 pub enum LeadCommand {
-    /// Show a lead's profile, score, qualification and first activities.
-    Show(LeadKeyArgs),
+    /// Show a lead's profile, qualification and score with the points of every activity.
+    Show(LeadShowArgs),
+    /// List the changes of a lead's score (ledger entries), newest last.
+    Changes(LeadChangesArgs),
     /// Create a lead or update the lead with the same e-mail address or external id.
     Upsert(UpsertArgs),
+}
+
+/// Arguments of `leadflow lead show`.
+#[derive(Debug, Args)]
+pub struct LeadShowArgs {
+    #[command(flatten)]
+    pub key: LeadKeyArgs,
+
+    /// Explain the score at this instant instead of now, in RFC 3339, for example
+    /// 2027-01-01T00:00:00Z; activities after it are left out and decay is applied as of it.
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+/// Arguments of `leadflow lead changes`.
+#[derive(Debug, Args)]
+pub struct LeadChangesArgs {
+    #[command(flatten)]
+    pub key: LeadKeyArgs,
+
+    /// Number of most recent changes to list.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
 }
 
 /// Arguments of `leadflow lead upsert`.
@@ -212,6 +250,18 @@ pub struct QueueArgs {
     /// Maximum number of entries to list.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
+
+    /// List only the leads assigned to this rep id.
+    #[arg(long, value_name = "REP_ID", conflicts_with = "unassigned")]
+    pub mine: Option<String>,
+
+    /// List only new MQLs past their first-touch deadline, earliest deadline first.
+    #[arg(long, conflicts_with_all = ["states", "unassigned"])]
+    pub overdue: bool,
+
+    /// List only the leads that no rep could take.
+    #[arg(long)]
+    pub unassigned: bool,
 }
 
 /// Qualification states as command-line values.
@@ -231,6 +281,10 @@ pub enum StateArg {
 pub struct LeadIdArgs {
     /// Server-assigned id of the lead.
     pub lead_id: String,
+
+    /// Who makes the change, for example your rep id; recorded in the history.
+    #[arg(long, env = "LEADFLOW_ACTOR")]
+    pub actor: Option<String>,
 }
 
 /// Arguments of `leadflow accept`. Missing BANT parts are sent empty on purpose, so the
@@ -263,6 +317,19 @@ pub struct AcceptArgs {
     /// When the lead means to buy: a quarter such as 2027-Q1 or a date such as 2027-03-31.
     #[arg(long)]
     pub timeframe: Option<String>,
+
+    /// Answer of a framework other than BANT as FIELD=VALUE; repeat for more.
+    #[arg(long = "answer", value_name = "FIELD=VALUE")]
+    pub answers: Vec<String>,
+
+    /// Accept although required framework fields are missing, for this reason; counted in the
+    /// funnel as an override.
+    #[arg(long)]
+    pub override_reason: Option<String>,
+
+    /// Who makes the change, for example your rep id; recorded in the history.
+    #[arg(long, env = "LEADFLOW_ACTOR")]
+    pub actor: Option<String>,
 }
 
 /// Arguments of `leadflow reject`.
@@ -271,14 +338,18 @@ pub struct RejectArgs {
     /// Server-assigned id of the lead.
     pub lead_id: String,
 
-    /// Reason code: no_budget, no_authority, no_need, bad_timing, unreachable, duplicate,
-    /// competitor or not_a_fit.
+    /// Reason code from the configured list; by default no_budget, no_authority, no_need,
+    /// bad_timing, unreachable, duplicate, competitor or not_a_fit.
     #[arg(long)]
     pub reason: String,
 
     /// Free text for the history.
     #[arg(long)]
     pub note: Option<String>,
+
+    /// Who makes the change, for example your rep id; recorded in the history.
+    #[arg(long, env = "LEADFLOW_ACTOR")]
+    pub actor: Option<String>,
 }
 
 /// Arguments of `leadflow close`.
@@ -307,6 +378,10 @@ pub struct CloseArgs {
     /// Reason code of a loss, or a short note for a win.
     #[arg(long)]
     pub reason: Option<String>,
+
+    /// Who makes the change, for example your rep id; recorded in the history.
+    #[arg(long, env = "LEADFLOW_ACTOR")]
+    pub actor: Option<String>,
 }
 
 /// Arguments of `leadflow funnel`.
@@ -320,25 +395,216 @@ pub struct FunnelArgs {
     #[arg(long)]
     pub to: Option<String>,
 
-    /// IANA time zone of the dates, for example Europe/Bucharest; default UTC.
+    /// IANA time zone of the dates, for example Europe/Bucharest; default the team's zone
+    /// from the qualification settings (UTC unless changed).
+    #[arg(long)]
+    pub time_zone: Option<String>,
+
+    /// Also write the funnel as an SVG bar chart to this file, labelled in the --lang language.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}
+
+/// Arguments of `leadflow assign`.
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    /// Server-assigned id of the lead.
+    pub lead_id: String,
+
+    /// Id of the rep who gets the lead.
+    pub rep_id: String,
+
+    /// Who assigns, for example your own id; recorded in the assignment history.
+    #[arg(long, env = "LEADFLOW_ACTOR")]
+    pub actor: Option<String>,
+}
+
+/// Subcommands of `leadflow settings`.
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show the settings in effect, with the qualification framework.
+    Show,
+    /// Change the given settings; settings not given keep their value.
+    Set(SettingsSetArgs),
+}
+
+/// Arguments of `leadflow settings set`.
+#[derive(Debug, Args)]
+pub struct SettingsSetArgs {
+    /// Hours from an MQL's arrival to its first-touch deadline, from 1 to 720.
+    #[arg(long)]
+    pub sla_hours: Option<i32>,
+
+    /// IANA time zone of the sales team, the funnel's default zone.
+    #[arg(long)]
+    pub time_zone: Option<String>,
+
+    /// How new MQLs find their rep.
+    #[arg(long, value_enum)]
+    pub assignment: Option<AssignmentArg>,
+
+    /// Rejection reason code; repeat for more. Replaces the stored list.
+    #[arg(long = "rejection-reason", value_name = "CODE")]
+    pub rejection_reasons: Vec<String>,
+}
+
+/// Assignment modes as command-line values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AssignmentArg {
+    /// The active rep with free capacity who was assigned least recently.
+    RoundRobin,
+    /// Round robin among the reps whose countries and segments cover the lead.
+    Rules,
+}
+
+/// Subcommands of `leadflow reps`.
+#[derive(Debug, Subcommand)]
+pub enum RepsCommand {
+    /// List the reps with their capacity and open leads.
+    List,
+    /// Add a rep.
+    Add(RepArgs),
+    /// Change the given fields of a rep; fields not given keep their value.
+    Update(RepUpdateArgs),
+}
+
+/// Arguments of `leadflow reps add`.
+#[derive(Debug, Args)]
+pub struct RepArgs {
+    /// Id of the rep: letters, digits, ".", "_", "-" or "@".
+    pub rep_id: String,
+
+    /// Name shown to people.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Maximum number of open (new or working) leads.
+    #[arg(long)]
+    pub capacity: i32,
+
+    /// ISO 3166-1 alpha-2 country of the rep's territory, for example RO; repeat for more.
+    #[arg(long = "country", value_name = "CODE")]
+    pub countries: Vec<String>,
+
+    /// Segment the rep covers, a company size band or an industry; repeat for more.
+    #[arg(long = "segment", value_name = "SEGMENT")]
+    pub segments: Vec<String>,
+
+    /// IANA time zone of the rep, for example Europe/Bucharest.
+    #[arg(long)]
+    pub time_zone: Option<String>,
+
+    /// Add the rep as inactive, so they get no leads yet.
+    #[arg(long)]
+    pub inactive: bool,
+}
+
+/// Arguments of `leadflow reps update`.
+#[derive(Debug, Args)]
+pub struct RepUpdateArgs {
+    /// Id of the rep.
+    pub rep_id: String,
+
+    /// Name shown to people.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Maximum number of open (new or working) leads.
+    #[arg(long)]
+    pub capacity: Option<i32>,
+
+    /// Whether the rep takes new leads: true or false.
+    #[arg(long)]
+    pub active: Option<bool>,
+
+    /// Country of the territory; repeat for more. Replaces the stored list.
+    #[arg(long = "country", value_name = "CODE")]
+    pub countries: Vec<String>,
+
+    /// Remove every country, so the rep covers all of them.
+    #[arg(long, conflicts_with = "countries")]
+    pub clear_countries: bool,
+
+    /// Segment; repeat for more. Replaces the stored list.
+    #[arg(long = "segment", value_name = "SEGMENT")]
+    pub segments: Vec<String>,
+
+    /// Remove every segment, so the rep covers all of them.
+    #[arg(long, conflicts_with = "segments")]
+    pub clear_segments: bool,
+
+    /// IANA time zone of the rep.
     #[arg(long)]
     pub time_zone: Option<String>,
 }
 
-/// Subcommands of `leadflow model`.
+/// Subcommands of `leadflow model`. Model files are TOML, or JSON when the name ends in
+/// `.json`; `examples/README.md` describes the format.
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// Show the active version of a scoring model.
-    Show {
-        /// Id of the model.
-        #[arg(long, default_value = "default")]
-        model_id: String,
-    },
-    /// Publish a scoring model from a TOML file.
-    Publish {
-        /// The model file: model_id, description, mql_threshold and a [points] table.
-        file: PathBuf,
-    },
+    /// Show the active version of a scoring model, another version, or the list of versions.
+    Show(ModelShowArgs),
+    /// Check a model file with the scoring service without storing it; exits with 1 when the
+    /// model is invalid.
+    Validate(ModelFileArgs),
+    /// Store a model file as a draft version without activating it, and list its problems.
+    Draft(ModelFileArgs),
+    /// Report how the MQLs would change if a model file or draft were published.
+    Preview(ModelPreviewArgs),
+    /// Publish a model file or a stored draft as the active version and rescore every lead.
+    Publish(ModelSourceArgs),
+    /// Fit a points model to the leads whose outcome is known and store it as a draft.
+    Fit(ModelFitArgs),
+}
+
+/// Arguments of `leadflow model show`.
+#[derive(Debug, Args)]
+pub struct ModelShowArgs {
+    /// Id of the model.
+    #[arg(long, default_value = "default")]
+    pub model_id: String,
+
+    /// Version to show instead of the active one.
+    #[arg(long, conflicts_with = "versions")]
+    pub version: Option<i32>,
+
+    /// List the versions, newest first, instead of showing one.
+    #[arg(long)]
+    pub versions: bool,
+}
+
+/// A model file as the only argument.
+#[derive(Debug, Args)]
+pub struct ModelFileArgs {
+    /// The model file, TOML or JSON.
+    pub file: PathBuf,
+}
+
+/// A model given either as a file or as a stored draft.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("model_source").required(true).args(["file", "draft"])))]
+pub struct ModelSourceArgs {
+    /// The model file, TOML or JSON.
+    pub file: Option<PathBuf>,
+
+    /// Version number of a stored draft, from `leadflow model draft`.
+    #[arg(long)]
+    pub draft: Option<i32>,
+
+    /// Id of the draft's model; default "default". A model file names its own id.
+    #[arg(long, requires = "draft", conflicts_with = "file")]
+    pub model_id: Option<String>,
+}
+
+/// Arguments of `leadflow model preview`.
+#[derive(Debug, Args)]
+pub struct ModelPreviewArgs {
+    #[command(flatten)]
+    pub source: ModelSourceArgs,
+
+    /// Most lead ids listed per sample, from 0 to 1000.
+    #[arg(long, default_value_t = 5)]
+    pub samples: i32,
 }
 
 /// Arguments of `leadflow import`.
@@ -358,4 +624,65 @@ pub struct ImportArgs {
     /// Time given to every imported activity, in RFC 3339; default the start of the import.
     #[arg(long)]
     pub occurred_at: Option<String>,
+}
+
+/// Arguments of `leadflow model fit`.
+#[derive(Debug, Args)]
+pub struct ModelFitArgs {
+    /// Id of the model the draft is stored under.
+    #[arg(long, default_value = "default")]
+    pub model_id: String,
+
+    /// Seed of the hash that splits leads into a training and a held-out side.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Share of leads held out to measure the fitted model, above 0 and at most 0.9.
+    #[arg(long, default_value_t = 0.3)]
+    pub holdout: f64,
+
+    /// L2 penalty of the logistic regression, 0 or more; larger values shrink the points.
+    #[arg(long)]
+    pub l2: Option<f64>,
+}
+
+/// Leads a quality report covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// Every lead with a known outcome.
+    All,
+    /// The training side of the split.
+    Training,
+    /// The held-out side of the split.
+    Holdout,
+}
+
+/// Arguments of `leadflow report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Id of the model.
+    #[arg(long, default_value = "default")]
+    pub model_id: String,
+
+    /// Version to report, active, retired or draft; repeat to compare versions side by side.
+    /// Default: the active version.
+    #[arg(long = "version", visible_alias = "draft", value_name = "N")]
+    pub versions: Vec<i32>,
+
+    /// Leads to cover: all leads with an outcome, or one side of the split that `model fit`
+    /// uses with the same --seed and --holdout.
+    #[arg(long, value_enum, default_value_t = SplitArg::All)]
+    pub split: SplitArg,
+
+    /// Seed of the split; read with --split training or holdout.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Share of leads held out; read with --split training or holdout.
+    #[arg(long, default_value_t = 0.3)]
+    pub holdout: f64,
+
+    /// Also write the lift table and the ROC curve as an SVG chart to this file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }

@@ -42,6 +42,13 @@ catalogue! {
     RpcFailed => "{method} failed: {message}", "{method} a eșuat: {message}";
     ReadFileFailed => "cannot read {path}: {error}", "nu se poate citi {path}: {error}";
     InvalidToml => "invalid TOML in {path}: {error}", "TOML invalid în {path}: {error}";
+    InvalidJson => "invalid JSON in {path}: {error}", "JSON invalid în {path}: {error}";
+    InvalidDuration => "invalid duration {value} in {field}: write a whole number with the unit d, h, m or s, for example 30d, 12h or 1h30m",
+        "durată invalidă {value} în {field}: scrieți un număr întreg cu unitatea d, h, m sau s, de exemplu 30d, 12h sau 1h30m";
+    InvalidLimit => "invalid limit {value} in {field}: use every, once_per_lead, once_per_asset or a table with max and per, such as max = 1, per = \"1d\"",
+        "limită invalidă {value} în {field}: folosiți every, once_per_lead, once_per_asset sau un tabel cu max și per, de exemplu max = 1, per = \"1d\"";
+    InvalidDecay => "invalid decay {value} in {field}: set exactly one of half_life, expire_after or none = true, or write \"none\"",
+        "scădere în timp invalidă {value} în {field}: setați exact una dintre half_life, expire_after sau none = true, ori scrieți \"none\"";
     UnknownActivityType => "unknown activity type {value} in {field}; accepted names: {accepted}",
         "tip de activitate necunoscut {value} în {field}; nume acceptate: {accepted}";
     InvalidKeyValue => "invalid {flag} value {value}: expected KEY=VALUE",
@@ -92,7 +99,6 @@ catalogue! {
     NoScoreYet => "no score yet", "încă fără scor";
     NotMql => "not an MQL", "nu este MQL";
     NoneValue => "none", "niciunul";
-    SectionScoreReasons => "Score reasons", "Motivele scorului";
     SectionActivities => "Activities", "Activități";
     NoActivities => "No activities.", "Nicio activitate.";
     MoreActivities => "More activities exist; only the first {count} are shown.",
@@ -126,7 +132,7 @@ catalogue! {
     ClosedLost => "Lead {id} closed as lost.", "Lead-ul {id} a fost închis: pierdut.";
     Working => "Lead {id} is now being worked.", "Lead-ul {id} este acum în lucru.";
 
-    FunnelTitle => "Funnel in unique leads (time zone {zone})", "Pâlnia în lead-uri unice (fus orar {zone})";
+    FunnelTitle => "Funnel (time zone {zone})", "Pâlnia (fus orar {zone})";
     FunnelPeriod => "Leads that entered from {from} to {to}", "Lead-uri intrate între {from} și {to}";
     FunnelOpenStart => "the beginning", "început";
     FunnelOpenEnd => "today", "azi";
@@ -138,13 +144,156 @@ catalogue! {
         "Clienți înregistrați prin import: {won} din {leads} lead-uri ({share}); {won_mql} dintre ei deveniseră MQL.";
     FunnelImportedMql => "Of the {mqls} MQLs with an imported outcome, {won_mql} won ({share}).",
         "Din cele {mqls} MQL-uri cu rezultat importat, {won_mql} au fost câștigate ({share}).";
+    FunnelUniqueView => "Unique-lead view: each lead counts once per stage it reached.",
+        "Vederea pe lead-uri unice: fiecare lead contează o dată în fiecare etapă atinsă.";
+    FunnelEventView => "Event view: every entry into a stage counts, so a recycled lead that qualifies again counts twice.",
+        "Vederea pe evenimente: contează fiecare intrare într-o etapă, deci un lead reciclat care se califică din nou contează de două ori.";
+    HeaderEntries => "Entries", "Intrări";
+    FunnelStageTimes => "Time between stages", "Timpul dintre etape";
+    HeaderPassage => "Passage", "Trecere";
+    HeaderMedian => "Median", "Mediană";
+    HeaderP90 => "90th percentile", "Percentila 90";
+    FunnelSla => "First-touch SLA: {met} met, {missed} missed, hit rate {rate}.",
+        "SLA pentru primul contact: {met} respectate, {missed} ratate, rată de respectare {rate}.";
+    FunnelOverrides => "Acceptances by override despite missing fields: {count}.",
+        "Acceptări prin excepție, cu câmpuri lipsă: {count}.";
+    FunnelBySource => "By source (unique leads)", "După sursă (lead-uri unice)";
+    FunnelByCampaign => "By campaign (unique leads)", "După campanie (lead-uri unice)";
+    HeaderKey => "Name", "Nume";
+    HeaderMqlRate => "% MQL of leads", "% MQL din lead-uri";
+    HeaderSqlRate => "% SQL of MQLs", "% SQL din MQL-uri";
+    HeaderWonRate => "% won of leads", "% câștigate din lead-uri";
+    FunnelSvgTitle => "Funnel (time zone {zone})", "Pâlnia (fus orar {zone})";
+    FunnelSvgUniqueLegend => "unique leads", "lead-uri unice";
+    FunnelSvgEventLegend => "events", "evenimente";
+    FunnelSvgEvents => "events: {count}", "evenimente: {count}";
+    SvgWritten => "Funnel chart written to {path}.", "Graficul pâlniei a fost scris în {path}.";
 
-    ModelHeader => "Model {id}, version {version}, MQL threshold {threshold} points",
-        "Modelul {id}, versiunea {version}, prag MQL {threshold} puncte";
-    ModelDescription => "Description: {text}", "Descriere: {text}";
-    ModelPublishTime => "Published at {time}", "Publicat la {time}";
+    OverdueEmpty => "No MQL is past its first-touch deadline.", "Niciun MQL nu a depășit termenul pentru primul contact.";
+    Unassigned => "unassigned", "nealocat";
+    HeaderRep => "Rep", "Agent";
+    HeaderFirstTouchDue => "First touch due", "Termen primul contact";
+    Recycled => "Lead {id} recycled to nurturing.", "Lead-ul {id} a fost reciclat înapoi în nurturing.";
+    RepsEmpty => "No sales reps yet. Add one with `leadflow reps add`.",
+        "Nu există încă agenți de vânzări. Adăugați unul cu `leadflow reps add`.";
+    RepCoversAll => "all", "toate";
+    HeaderName => "Name", "Nume";
+    HeaderActive => "Active", "Activ";
+    HeaderOpenOfCapacity => "Open/capacity", "Deschise/capacitate";
+    HeaderCountries => "Countries", "Țări";
+    HeaderSegments => "Segments", "Segmente";
+    HeaderTimeZone => "Time zone", "Fus orar";
+    RepAdded => "Rep {id} added with capacity {capacity}.", "Agentul {id} a fost adăugat cu capacitatea {capacity}.";
+    RepUpdated => "Rep {id} updated; capacity {capacity}.", "Agentul {id} a fost actualizat; capacitate {capacity}.";
+    RepNothingToUpdate => "nothing to update: give at least one of --name, --capacity, --active, --country, --segment, --time-zone or a --clear option",
+        "nimic de actualizat: dați cel puțin una dintre --name, --capacity, --active, --country, --segment, --time-zone sau o opțiune --clear";
+    Assigned => "Lead {id} assigned to rep {rep}.", "Lead-ul {id} a fost alocat agentului {rep}.";
+    SettingsSla => "First-touch SLA: {hours} hours after an MQL enters the queue.",
+        "SLA pentru primul contact: {hours} ore după intrarea unui MQL în coadă.";
+    SettingsTimeZone => "Team time zone: {zone}", "Fusul orar al echipei: {zone}";
+    SettingsAssignment => "Assignment of new MQLs: {mode}", "Alocarea MQL-urilor noi: {mode}";
+    SettingsReasons => "Rejection reasons: {reasons}", "Motive de respingere: {reasons}";
+    SettingsFramework => "Qualification framework {name}: {fields} (* required); {rule}.",
+        "Cadrul de calificare {name}: {fields} (* obligatoriu); {rule}.";
+    SettingsRuleAllRequired => "every required field must be answered", "toate câmpurile obligatorii trebuie completate";
+    SettingsRuleAtLeast => "at least {count} fields must be answered", "cel puțin {count} câmpuri trebuie completate";
+    SettingsNothingToUpdate => "nothing to update: give at least one of --sla-hours, --time-zone, --assignment or --rejection-reason",
+        "nimic de actualizat: dați cel puțin una dintre --sla-hours, --time-zone, --assignment sau --rejection-reason";
+
     ModelUnlisted => "Activity types not listed score 0 points.", "Tipurile de activitate nelistate primesc 0 puncte.";
     ModelPublished => "Published version {version} of model {id}.", "A fost publicată versiunea {version} a modelului {id}.";
+    ModelVersionLine => "Model {id}, version {version} ({state})", "Modelul {id}, versiunea {version} ({state})";
+    ModelStateDraft => "draft", "ciornă";
+    ModelStateActive => "active", "activă";
+    ModelStateRetired => "retired", "retrasă";
+    LabelDescription => "Description", "Descriere";
+    LabelPublished => "Published", "Publicată";
+    LabelThreshold => "MQL threshold", "Prag MQL";
+    LabelMinFit => "Minimum fit score", "Scor minim de potrivire";
+    LabelFloor => "Score floor", "Limita inferioară a scorului";
+    LabelDecay => "Decay", "Scădere în timp";
+    LabelRescore => "Rescoring", "Recalcularea scorurilor";
+    NoFloor => "none: scores may go negative", "niciuna: scorurile pot fi negative";
+    RescoreFinished => "finished, {done} of {total} leads", "terminată, {done} din {total} lead-uri";
+    RescoreRunning => "running, {done} of {total} leads", "în curs, {done} din {total} lead-uri";
+    RescoreNone => "not started", "nepornită";
+    DecayNone => "none", "fără";
+    DecayHalfLife => "half-life {duration}", "timp de înjumătățire {duration}";
+    DecayExpire => "expires after {duration}", "expiră după {duration}";
+    DecayOfModel => "model default", "implicită a modelului";
+    LimitEvery => "every activity", "fiecare activitate";
+    LimitOncePerLead => "once per lead", "o dată per lead";
+    LimitOncePerAsset => "once per asset", "o dată per resursă";
+    LimitPerWindow => "at most {max} per {window}", "cel mult {max} în {window}";
+    ConditionOneOf => "one of {values}", "unul dintre {values}";
+    SectionRules => "Behavioural rules", "Reguli comportamentale";
+    SectionFitRules => "Fit rules", "Reguli de potrivire";
+    NoRules => "No rules.", "Nicio regulă.";
+    HeaderRule => "Rule", "Regulă";
+    HeaderFilter => "Filter", "Filtru";
+    HeaderLimit => "Limit", "Limită";
+    HeaderDecay => "Decay", "Scădere";
+    HeaderAttribute => "Attribute", "Atribut";
+    HeaderCondition => "Condition", "Condiție";
+    HeaderVersion => "Version", "Versiune";
+    HeaderPublished => "Published", "Publicată";
+    HeaderThreshold => "Threshold", "Prag";
+    HeaderRules => "Rules", "Reguli";
+    HeaderDescription => "Description", "Descriere";
+    VersionsMore => "Older versions exist; only the newest {count} are shown.",
+        "Există versiuni mai vechi; sunt afișate doar cele mai noi {count}.";
+    VersionNotFound => "version {version} of model {id} does not exist; list the versions with `leadflow model show --versions`",
+        "versiunea {version} a modelului {id} nu există; listați versiunile cu `leadflow model show --versions`";
+    ModelValid => "{path} is a valid scoring model.", "{path} este un model de scoring valid.";
+    ModelInvalid => "{path} is not a valid scoring model; problems found: {count}",
+        "{path} nu este un model de scoring valid; probleme găsite: {count}";
+    ModelProblems => "Problems:", "Probleme:";
+    DraftStored => "Stored version {version} of model {id} as a draft.",
+        "Versiunea {version} a modelului {id} a fost salvată ca ciornă.";
+    DraftValid => "No problems: publish it with `leadflow model publish --draft {version}`.",
+        "Nicio problemă: publicați-o cu `leadflow model publish --draft {version}`.";
+    DraftProblems => "Problems that block publication:", "Probleme care împiedică publicarea:";
+    PreviewTitle => "If this model were published now:", "Dacă acest model ar fi publicat acum:";
+    PreviewEvaluated => "Leads evaluated", "Lead-uri evaluate";
+    PreviewCurrentMql => "MQLs now", "MQL-uri acum";
+    PreviewQualified => "Would qualify", "Ar fi calificate";
+    PreviewBecome => "Would become MQL", "Ar deveni MQL";
+    PreviewNoLonger => "Would no longer qualify", "Nu s-ar mai califica";
+    PreviewSampleBecome => "Leads that would become MQL (sample):", "Lead-uri care ar deveni MQL (exemple):";
+    PreviewSampleNoLonger => "Leads that would no longer qualify; they keep their MQL (sample):",
+        "Lead-uri care nu s-ar mai califica; își păstrează statutul de MQL (exemple):";
+
+    LabelAsOf => "As of", "La momentul";
+    LabelModelVersion => "Model version", "Versiunea modelului";
+    LabelNextDecay => "Next decay", "Următoarea scădere";
+    NoDecay => "nothing decays", "nimic nu scade în timp";
+    ScoreBreakdown => "{total} = engagement {engagement} + fit {fit}", "{total} = implicare {engagement} + potrivire {fit}";
+    ScoreBreakdownFloor => "{total} = engagement {engagement} + fit {fit} + floor {floor}",
+        "{total} = implicare {engagement} + potrivire {fit} + limită inferioară {floor}";
+    SectionContributions => "Activity contributions", "Contribuția activităților";
+    SectionFitContributions => "Fit contributions", "Contribuții de potrivire";
+    NoFitMatched => "No fit rule matched.", "Nicio regulă de potrivire nu s-a aplicat.";
+    HeaderBasePoints => "Base points", "Puncte de bază";
+    HeaderPointsAfterDecay => "After decay", "După scădere";
+    HeaderReason => "Reason", "Motiv";
+    ReasonCounted => "counted", "numărată";
+    ReasonNoRule => "no rule", "nicio regulă";
+    ReasonFilterNotMatched => "filter not matched", "filtrul nu se potrivește";
+    ReasonLimitReached => "limit reached", "limită atinsă";
+    HeaderKind => "Kind", "Tip";
+    HeaderBeforeAfter => "Before → after", "Înainte → după";
+    HeaderEffectiveTime => "Effective time", "Momentul efectiv";
+    KindActivity => "activity", "activitate";
+    KindCorrection => "correction", "corecție";
+    KindDecay => "decay", "scădere în timp";
+    KindFit => "fit", "potrivire";
+    KindFloor => "floor", "limită inferioară";
+    KindRescore => "rescore", "recalculare";
+    KindMql => "became MQL", "a devenit MQL";
+    KindFellBelow => "fell below threshold", "a scăzut sub prag";
+    NoChanges => "No score changes.", "Nicio modificare de scor.";
+    ChangesShown => "The last {count} of {total} changes, oldest first.",
+        "Ultimele {count} din {total} modificări, de la cea mai veche.";
 
     ProgressImporting => "Importing {path}", "Se importă {path}";
     ReportTitle => "Import of {path}", "Importul fișierului {path}";
@@ -159,8 +308,14 @@ catalogue! {
     ReportSkippedList => "Skipped rows (first {count}):", "Rânduri omise (primele {count}):";
     ReportFailedList => "Failed rows (first {count}):", "Rânduri eșuate (primele {count}):";
     ReportLine => "line {line}: {reason}", "linia {line}: {reason}";
+    DataDirUnusable => "cannot use the data folder {path}: {error}; pass a writable folder with --data-dir",
+        "dosarul de date {path} nu poate fi folosit: {error}; indicați un dosar în care se poate scrie cu --data-dir";
+    DataDirInUse => "the data folder {path} is in use by another leadflow up; stop it first or pass another --data-dir",
+        "dosarul de date {path} este folosit de alt leadflow up; opriți-l întâi sau indicați alt --data-dir";
     SkipFieldCount => "the row has {found} fields but the header has {expected}",
         "rândul are {found} câmpuri, dar antetul are {expected}";
+    SkipFieldCountSpanning => "the row has {found} fields but the header has {expected}; an unclosed quote made it run to line {last_line}, so those lines were skipped with it",
+        "rândul are {found} câmpuri, dar antetul are {expected}; o ghilimea neînchisă l-a prelungit până la linia {last_line}, iar acele linii au fost sărite odată cu el";
     SkipEmptyKey => "the key column {column} is empty", "coloana cheie {column} este goală";
     SkipInvalidCount => "column {column} contains {value}, which is not a count of 0 or more",
         "coloana {column} conține {value}, care nu este un număr mai mare sau egal cu 0";
@@ -168,6 +323,53 @@ catalogue! {
         "coloana {column} conține {value}, peste limita de {max} activități pe celulă";
     SkipInvalidUtf8 => "the row is not valid UTF-8", "rândul nu este UTF-8 valid";
     SkipCsv => "the CSV parser failed: {error}", "analiza CSV a eșuat: {error}";
+
+    QualityTitle => "Model {id}, version {version}: leads with a known outcome ({split})",
+        "Modelul {id}, versiunea {version}: lead-uri cu rezultat cunoscut ({split})";
+    QualityVersionLabel => "version {version}", "versiunea {version}";
+    QualityNoOutcomes => "No lead has a known outcome yet: import a file with an outcome column or close deals as won or lost.",
+        "Niciun lead nu are încă un rezultat cunoscut: importați un fișier cu o coloană de rezultat sau închideți oportunități ca fiind câștigate ori pierdute.";
+    QualityLeadsWithOutcome => "Leads with a known outcome", "Lead-uri cu rezultat cunoscut";
+    QualityBaseRate => "Converted (base rate)", "Convertite (rata de bază)";
+    QualityShareOf => "{share} ({part} of {whole})", "{share} ({part} din {whole})";
+    QualityThresholdValue => "{threshold} points, minimum fit {fit}", "{threshold} puncte, potrivire minimă {fit}";
+    QualityPrecision => "Precision of MQL (won among MQLs)", "Precizia MQL (câștigate dintre MQL-uri)";
+    QualityRecall => "Recall of MQL (MQLs among won)", "Sensibilitatea MQL (MQL-uri dintre câștigate)";
+    QualityDecilesTitle => "Conversion by score decile (1 = highest scores)", "Conversia pe decile de scor (1 = scorurile cele mai mari)";
+    QualitySourcesTitle => "Conversion by source", "Conversia pe surse";
+    QualitySvgWritten => "Chart written to {path}.", "Graficul a fost scris în {path}.";
+    WriteFileFailed => "cannot write {path}: {error}", "nu se poate scrie {path}: {error}";
+    SplitAll => "all", "toate";
+    SplitTraining => "training", "antrenare";
+    SplitHoldout => "held out", "rezervate pentru test";
+    HeaderModel => "Model", "Model de scoring";
+    HeaderLeads => "Leads", "Lead-uri";
+    HeaderPrecision => "Precision", "Precizie";
+    HeaderRecall => "Recall", "Sensibilitate";
+    HeaderDecile => "Decile", "Decilă";
+    HeaderScores => "Scores", "Scoruri";
+    HeaderConverted => "Converted", "Convertite";
+    HeaderConversion => "Conversion", "Conversie";
+    HeaderLift => "Lift", "Câștig față de bază";
+    HeaderFeature => "Feature", "Caracteristică";
+    HeaderSupport => "Training leads with it", "Lead-uri de antrenare care o au";
+    SvgTitle => "Scoring model quality on leads with a known outcome", "Calitatea modelului de scoring pe lead-urile cu rezultat cunoscut";
+    SvgLiftTitle => "Lift by score decile", "Câștigul față de bază pe decile de scor";
+    SvgDecileAxis => "Score decile (1 = highest scores)", "Decila de scor (1 = scorurile cele mai mari)";
+    SvgLiftAxis => "Conversion rate ÷ base rate", "Rata de conversie ÷ rata de bază";
+    SvgRocTitle => "ROC curve", "Curba ROC";
+    SvgFprAxis => "False positive rate (lost leads scoring ≥ threshold)", "Rata fals pozitivelor (pierdute cu scor ≥ prag)";
+    SvgTprAxis => "True positive rate (won leads scoring ≥ threshold)", "Rata adevărat pozitivelor (câștigate cu scor ≥ prag)";
+    SvgLegend => "{model}: ROC AUC {auc}, {leads} leads ({split})", "{model}: ROC AUC {auc}, {leads} lead-uri ({split})";
+    FitStored => "Fitted model stored as draft version {version} of model {id}.",
+        "Modelul ajustat a fost salvat ca versiunea ciornă {version} a modelului {id}.";
+    FitThreshold => "MQL threshold (best F1 on the training leads): {threshold} points",
+        "Prag MQL (cel mai bun F1 pe lead-urile de antrenare): {threshold} puncte";
+    FitUnrounded => "ROC AUC of the unrounded regression on the held-out leads: {auc}",
+        "ROC AUC al regresiei nerotunjite pe lead-urile rezervate pentru test: {auc}";
+    FitFeaturesTitle => "Largest points ({count} of {total} features):", "Cele mai mari punctaje ({count} din {total} caracteristici):";
+    FitNext => "Compare it with `leadflow report --version {version}`; publish it with `leadflow model publish --draft {version}`.",
+        "Comparați-l cu `leadflow report --version {version}`; publicați-l cu `leadflow model publish --draft {version}`.";
 }
 
 impl Text {

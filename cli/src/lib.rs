@@ -10,6 +10,7 @@ pub mod errors;
 pub mod format;
 pub mod i18n;
 pub mod import;
+pub mod model_file;
 pub mod up;
 
 use std::process::ExitCode;
@@ -49,8 +50,28 @@ impl Context {
     }
 }
 
+/// Makes a closed standard output (`leadflow queue | head -3`) end the process quietly with
+/// status 141, as a SIGPIPE would, instead of printing a panic: `println!` panics when the
+/// reader has gone.
+fn exit_quietly_on_closed_stdout() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
+}
+
 /// Parses the command line, runs the command and returns the process exit code.
 pub fn main() -> ExitCode {
+    exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
     let context = Context {
         lang: i18n::detect_lang(cli.lang),
@@ -81,7 +102,8 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => up::run(context, args).await,
         Command::Track(args) => commands::track::run(context, args).await,
-        Command::Lead(args::LeadCommand::Show(key)) => commands::lead::show(context, key).await,
+        Command::Lead(args::LeadCommand::Show(args)) => commands::lead::show(context, args).await,
+        Command::Lead(args::LeadCommand::Changes(args)) => commands::lead::changes(context, args).await,
         Command::Lead(args::LeadCommand::Upsert(args)) => commands::lead::upsert(context, args).await,
         Command::Queue(args) => commands::sales::queue(context, args).await,
         Command::Work(args) => commands::sales::work(context, args).await,
@@ -89,8 +111,12 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
         Command::Reject(args) => commands::sales::reject(context, args).await,
         Command::Close(args) => commands::sales::close(context, args).await,
         Command::Funnel(args) => commands::funnel::run(context, args).await,
-        Command::Model(args::ModelCommand::Show { model_id }) => commands::model::show(context, &model_id).await,
-        Command::Model(args::ModelCommand::Publish { file }) => commands::model::publish(context, &file).await,
+        Command::Assign(args) => commands::reps::assign(context, args).await,
+        Command::Reps(command) => commands::reps::run(context, command).await,
+        Command::Recycle(args) => commands::sales::recycle(context, args).await,
+        Command::Settings(command) => commands::settings::run(context, command).await,
+        Command::Model(command) => commands::model::run(context, command).await,
         Command::Import(args) => commands::import::run(context, args).await,
+        Command::Report(args) => commands::report::report(context, args).await,
     }
 }

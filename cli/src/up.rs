@@ -32,9 +32,29 @@ fn database_url(data_dir: &Path, file: &str) -> String {
     format!("sqlite://{}", data_dir.join(file).display())
 }
 
+/// Creates the data folder and locks it for this process, so a second `leadflow up` on the
+/// same folder stops at once instead of sharing the SQLite files. The lock lasts as long as
+/// the returned file stays open.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, CliError> {
+    let unusable = |error: std::io::Error| CliError::new(Text::DataDirUnusable).arg("path", data_dir.display()).arg("error", error);
+    std::fs::create_dir_all(data_dir).map_err(unusable)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data_dir.join("leadflow.lock"))
+        .map_err(unusable)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::new(Text::DataDirInUse).arg("path", data_dir.display())),
+        Err(std::fs::TryLockError::Error(error)) => Err(unusable(error)),
+    }
+}
+
 /// Runs `leadflow up` until Ctrl+C or SIGTERM, or until a service fails.
 pub async fn run(context: &Context, args: UpArgs) -> anyhow::Result<()> {
     let lang = context.lang;
+    let _data_dir_lock = lock_data_dir(&args.data_dir)?;
     let activity_listener = bind(Service::Activity, SocketAddr::new(args.host, args.activity_port)).await?;
     let scoring_listener = bind(Service::Scoring, SocketAddr::new(args.host, args.scoring_port)).await?;
     let qualification_listener =

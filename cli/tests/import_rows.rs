@@ -60,7 +60,7 @@ fn records_carry_their_line_numbers() {
 fn wrong_field_count_skipped_with_line() {
     let conversion = convert();
     let skipped = conversion.skipped.iter().find(|row| row.line == 5).expect("line 5 skipped");
-    assert_eq!(skipped.reason, SkipReason::FieldCount { expected: 10, found: 8 });
+    assert_eq!(skipped.reason, SkipReason::FieldCount { expected: 10, found: 8, last_line: None });
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn idempotency_keys_are_deterministic() {
             "import:L1:Visits:1",
             "import:L1:Visits:2",
             "import:L1:Visits:3",
-            "import:L1:Last Activity:1",
+            "import:L1:Last Activity:email opened:1",
             "import:L1:Free Copy:1",
         ]
     );
@@ -218,4 +218,31 @@ fn x_education_examples_parse() {
     let columns: Vec<&str> = mapping.columns().iter().map(|(_, column)| *column).collect();
     assert!(!columns.contains(&"Tags"), "{columns:?}");
     assert!(!columns.contains(&"Lead Quality"), "{columns:?}");
+}
+
+#[test]
+fn unclosed_quote_reports_swallowed_lines() {
+    let csv = "Id,Email,Source,Country,City,Visits,Last Activity,Free Copy,Converted,\n\
+               Q1,,Google,\"India,Mumbai,1,Email Opened,No,1,\n\
+               Q2,,Google,India,Mumbai,1,Email Opened,No,1,\n";
+    let conversion = convert_all(csv.as_bytes(), &mapping(), prost_types::Timestamp::default()).expect("header");
+    let skipped = conversion.skipped.first().expect("the broken row is reported");
+    assert_eq!(skipped.line, 2);
+    assert!(
+        matches!(skipped.reason, SkipReason::FieldCount { last_line: Some(3), .. }),
+        "the report names the swallowed line: {:?}",
+        skipped.reason
+    );
+}
+
+#[test]
+fn changed_category_gets_new_key() {
+    let before = "Id,Email,Source,Country,City,Visits,Last Activity,Free Copy,Converted,\n\
+                  C1,,Google,India,Mumbai,0,Email Opened,No,1,\n";
+    let after = before.replace("Email Opened", "SMS Sent");
+    let keys = |text: &str| -> Vec<String> {
+        let conversion = convert_all(text.as_bytes(), &mapping(), prost_types::Timestamp::default()).expect("header");
+        conversion.records[0].activities.iter().map(|activity| activity.idempotency_key.clone()).collect()
+    };
+    assert_ne!(keys(before), keys(&after), "a changed value is a new activity, not a reused key");
 }

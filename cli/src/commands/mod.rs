@@ -1,10 +1,14 @@
 //! One module per group of commands, and the argument helpers they share.
 
 pub mod funnel;
+pub mod funnel_svg;
 pub mod import;
 pub mod lead;
 pub mod model;
+pub mod report;
+pub mod reps;
 pub mod sales;
+pub mod settings;
 pub mod track;
 
 use std::collections::BTreeMap;

@@ -38,6 +38,9 @@ pub enum SkipReason {
         expected: usize,
         /// Fields of the row.
         found: usize,
+        /// Last line of the row when an unclosed quote made it run over several lines;
+        /// those lines are part of this skipped row.
+        last_line: Option<u64>,
     },
     /// The key column is empty or a placeholder.
     EmptyKey {
@@ -71,8 +74,11 @@ impl SkipReason {
     /// Renders the reason in `lang`.
     pub fn render(&self, lang: Lang) -> String {
         match self {
-            SkipReason::FieldCount { expected, found } => {
+            SkipReason::FieldCount { expected, found, last_line: None } => {
                 Text::SkipFieldCount.fill(lang, &[("expected", expected), ("found", found)])
+            }
+            SkipReason::FieldCount { expected, found, last_line: Some(last_line) } => {
+                Text::SkipFieldCountSpanning.fill(lang, &[("expected", expected), ("found", found), ("last_line", last_line)])
             }
             SkipReason::EmptyKey { column } => Text::SkipEmptyKey.fill(lang, &[("column", column)]),
             SkipReason::InvalidCount { column, value } => {
@@ -226,7 +232,11 @@ impl<R: Read> RowReader<R> {
         let skip = |reason| RowResult::Skipped(SkippedRow { line, reason });
 
         if self.record.len() != self.header_len {
-            return skip(SkipReason::FieldCount { expected: self.header_len, found: self.record.len() });
+            // The reader stands at the start of the next row, so a row that ends more than one
+            // line after it began swallowed the following lines inside an unclosed quote.
+            let next_line = self.reader.position().line();
+            let last_line = (next_line > line + 1).then(|| next_line - 1);
+            return skip(SkipReason::FieldCount { expected: self.header_len, found: self.record.len(), last_line });
         }
         let Ok(row) = csv::StringRecord::from_byte_record(self.record.clone()) else {
             return skip(SkipReason::InvalidUtf8);
@@ -259,7 +269,10 @@ fn convert_row(
     }
 
     let mut activities = Vec::new();
+    // A category or flag value is part of the key, so a row whose value changed between two
+    // exports adds the new activity instead of colliding with the old one.
     let mut add_activities = |column: &str, kind: ActivityType, count: u64, value: Option<&str>| {
+        let value_key = value.map(|value| format!("{}:", value.trim().to_lowercase())).unwrap_or_default();
         for n in 1..=count {
             let mut properties = BTreeMap::from([("import_column".to_owned(), column.to_owned())]);
             if let Some(value) = value {
@@ -269,7 +282,7 @@ fn convert_row(
                 r#type: kind as i32,
                 occurred_at: Some(*occurred_at),
                 properties,
-                idempotency_key: format!("import:{key}:{column}:{n}"),
+                idempotency_key: format!("import:{key}:{column}:{value_key}{n}"),
             });
         }
     };

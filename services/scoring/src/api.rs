@@ -1,5 +1,7 @@
 //! gRPC handlers of the scoring service.
 
+mod quality;
+
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -137,6 +139,12 @@ impl ScoringApi {
 
     /// Returns the model named by an inline model or a draft reference, validated.
     async fn candidate(&self, model: Option<&ScoringModel>, draft_model_id: &str, draft_version: i32) -> ApiResult<Model> {
+        if model.is_some() && (draft_version != 0 || !draft_model_id.is_empty()) {
+            return Err(ApiError::invalid(vec![FieldViolation::new(
+                "draft_version",
+                format!("{draft_version} is set together with an inline model; give either the model or a draft, not both"),
+            )]));
+        }
         if model.is_some() {
             let (model, violations) = domain::read_model(model);
             if !violations.is_empty() {
@@ -434,6 +442,16 @@ impl ScoringService for ScoringApi {
     async fn list_lead_scores(&self, request: Request<ListLeadScoresRequest>) -> Result<Response<ListLeadScoresResponse>, Status> {
         let ctx = CallContext::new(DOMAIN, "ListLeadScores", &request);
         self.do_list_scores(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn get_model_quality(&self, request: Request<GetModelQualityRequest>) -> Result<Response<GetModelQualityResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "GetModelQuality", &request);
+        self.do_model_quality(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn fit_scoring_model(&self, request: Request<FitScoringModelRequest>) -> Result<Response<FitScoringModelResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "FitScoringModel", &request);
+        self.do_fit(request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
 
     async fn list_score_changes(

@@ -14,6 +14,7 @@ pub mod api;
 pub mod domain;
 pub mod engine;
 pub mod migration;
+pub mod quality;
 pub mod server;
 pub mod store;
 

@@ -436,6 +436,17 @@ pub fn read_model(model: Option<&api::ScoringModel>) -> (Model, Vec<FieldViolati
             }
         }
     }
+    if let Some(floor) = model.score_floor {
+        if floor >= model.mql_threshold {
+            violations.push(FieldViolation::new(
+                "model.score_floor",
+                format!(
+                    "{floor} is not below the threshold {}; every lead would be raised to an MQL without any activity",
+                    model.mql_threshold
+                ),
+            ));
+        }
+    }
     if model.min_fit_score < 0 {
         violations.push(FieldViolation::new("model.min_fit_score", format!("{} must not be negative", model.min_fit_score)));
     } else if model.min_fit_score > max_fit {

@@ -2,6 +2,7 @@
 //! transaction, so callers decide the transaction boundaries.
 
 pub mod entity;
+pub mod outcomes;
 
 use std::collections::BTreeMap;
 
