@@ -277,6 +277,8 @@ async fn fit_with_few_outcomes_stores_nothing() {
         assert_eq!(status.code(), Code::FailedPrecondition, "{backend}: {status:?}");
         assert!(status.message().contains("at least 50 won and 50 lost"), "{backend}: {}", status.message());
         assert!(status.message().contains(&format!("{won} won and {lost} lost")), "{backend}: {}", status.message());
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        assert_eq!(details.error_info().map(|info| info.reason.as_str()), Some("NOT_ENOUGH_OUTCOMES"));
         assert_eq!(service.version_count().await, versions_before, "nothing stored on {backend}");
         service.stop().await;
     }

@@ -101,6 +101,10 @@ pub enum Reason {
     VersionNotDraft,
     /// The stored model version does not pass validation.
     ModelInvalid,
+    /// Too few leads with a known outcome to fit a model.
+    NotEnoughOutcomes,
+    /// No feature varies across the leads, so no model can be fitted.
+    NoVaryingFeature,
     /// The lead's state does not allow the requested transition.
     InvalidState,
     /// The e-mail address and the external id do not belong to the same lead.
@@ -129,7 +133,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for catalogue checks.
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 22] = [
         Reason::InvalidArgument,
         Reason::LeadNotFound,
         Reason::ScoreNotFound,
@@ -138,6 +142,8 @@ impl Reason {
         Reason::ModelVersionNotFound,
         Reason::VersionNotDraft,
         Reason::ModelInvalid,
+        Reason::NotEnoughOutcomes,
+        Reason::NoVaryingFeature,
         Reason::InvalidState,
         Reason::LeadKeyConflict,
         Reason::RequestIdReused,
@@ -163,6 +169,8 @@ impl Reason {
             Reason::ModelVersionNotFound => "MODEL_VERSION_NOT_FOUND",
             Reason::VersionNotDraft => "VERSION_NOT_DRAFT",
             Reason::ModelInvalid => "MODEL_INVALID",
+            Reason::NotEnoughOutcomes => "NOT_ENOUGH_OUTCOMES",
+            Reason::NoVaryingFeature => "NO_VARYING_FEATURE",
             Reason::InvalidState => "INVALID_STATE",
             Reason::LeadKeyConflict => "LEAD_KEY_CONFLICT",
             Reason::RequestIdReused => "REQUEST_ID_REUSED",
@@ -209,6 +217,18 @@ impl Reason {
             }
             (Reason::ModelInvalid, Lang::Ro) => {
                 "Versiunea {version} a modelului de scoring {model_id} nu este validă: {fields}. Versiunea activă rămâne activă."
+            }
+            (Reason::NotEnoughOutcomes, Lang::En) => {
+                "Fitting needs at least {needed} won and {needed} lost leads on the training side; it has {won} won and {lost} lost."
+            }
+            (Reason::NotEnoughOutcomes, Lang::Ro) => {
+                "Ajustarea are nevoie de cel puțin {needed} lead-uri câștigate și {needed} pierdute în partea de antrenare; are {won} câștigate și {lost} pierdute."
+            }
+            (Reason::NoVaryingFeature, Lang::En) => {
+                "No feature varies across the {leads} training leads, so no model can be fitted."
+            }
+            (Reason::NoVaryingFeature, Lang::Ro) => {
+                "Nicio caracteristică nu variază între cele {leads} lead-uri de antrenare, așa că nu se poate ajusta niciun model."
             }
             (Reason::InvalidState, Lang::En) => {
                 "Lead {lead_id} is in state {state}, but this action needs {expected}."

@@ -154,22 +154,28 @@ impl ScoringApi {
 }
 
 /// Maps a failed fit to FAILED_PRECONDITION with the counts the caller needs.
-// NOTE: no kit reason names "not enough outcomes" yet, so MODEL_INVALID carries the message;
-// its localized text reads "Version new of scoring model ... is not valid: {fields}".
 fn fit_error(error: FitError, model_id: &str, lead_count: usize, fraction: f64) -> ApiError {
-    let message = match error {
-        FitError::TooFewOutcomes { won, lost } => format!(
-            "fitting needs at least {MIN_PER_CLASS} won and {MIN_PER_CLASS} lost leads on the training side, but it has {won} won and {lost} lost \
-             ({lead_count} leads with an outcome, {:.0}% held out); import or record more outcomes",
-            fraction * 100.0
-        ),
-        FitError::NoVariance { leads } => format!(
-            "no feature varies across the {leads} training leads, or the L2 penalty shrank every coefficient to 0; import leads whose activities or attributes differ, or lower l2_penalty"
-        ),
-        FitError::Solver(problem) => return ApiError::internal(format!("the logistic regression failed: {problem}")),
-    };
-    ApiError::failed_precondition(Reason::ModelInvalid, message.clone())
+    match error {
+        FitError::TooFewOutcomes { won, lost } => ApiError::failed_precondition(
+            Reason::NotEnoughOutcomes,
+            format!(
+                "fitting needs at least {MIN_PER_CLASS} won and {MIN_PER_CLASS} lost leads on the training side, but it has {won} won and {lost} lost \
+                 ({lead_count} leads with an outcome, {:.0}% held out); import or record more outcomes",
+                fraction * 100.0
+            ),
+        )
         .with_arg("model_id", model_id)
-        .with_arg("version", "new")
-        .with_arg("fields", message)
+        .with_arg("needed", MIN_PER_CLASS.to_string())
+        .with_arg("won", won.to_string())
+        .with_arg("lost", lost.to_string()),
+        FitError::NoVariance { leads } => ApiError::failed_precondition(
+            Reason::NoVaryingFeature,
+            format!(
+                "no feature varies across the {leads} training leads, or the L2 penalty shrank every coefficient to 0; import leads whose activities or attributes differ, or lower l2_penalty"
+            ),
+        )
+        .with_arg("model_id", model_id)
+        .with_arg("leads", leads.to_string()),
+        FitError::Solver(problem) => ApiError::internal(format!("the logistic regression failed: {problem}")),
+    }
 }
