@@ -297,7 +297,7 @@ impl Reason {
 pub struct FieldViolation {
     /// Path of the field, for example `bant.budget`.
     pub field: String,
-    /// What is wrong with it and what is expected, naming the value received.
+    /// Explanation of the problem and of the expected value, naming the value received.
     pub description: String,
 }
 
@@ -489,7 +489,7 @@ fn log_error(error: &ApiError, rpc: &str) {
     }
 }
 
-/// What every handler knows about the call it serves.
+/// Request context that every handler reads: error domain, method, language, trace.
 #[derive(Clone, Debug)]
 pub struct CallContext {
     /// Error domain of the service.
@@ -577,7 +577,8 @@ mod tests {
     fn romanian_uses_comma_below() {
         for reason in Reason::ALL {
             let text = reason.template(Lang::Ro);
-            assert!(!text.contains('ş') && !text.contains('ţ'), "{reason:?} uses cedilla letters");
+            assert!(!text.contains('ş'), "{reason:?} uses s with cedilla");
+            assert!(!text.contains('ţ'), "{reason:?} uses t with cedilla");
         }
     }
 

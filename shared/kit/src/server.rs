@@ -107,7 +107,7 @@ impl Gate {
     }
 }
 
-/// Tower layer that answers UNAVAILABLE while the gate is closed. Health and reflection stay
+/// Tower layer that returns UNAVAILABLE while the gate is closed. Health and reflection stay
 /// reachable so probes and tools see the state.
 #[derive(Clone)]
 pub struct GateLayer {
@@ -277,7 +277,7 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// What a service hands to [`run_service`].
+/// Parts of a service that [`run_service`] runs.
 pub struct ServiceParts {
     /// Error domain, for example `activity.leadflow`.
     pub domain: &'static str,

@@ -37,8 +37,8 @@ pub struct RelayConfig {
     pub initial_backoff: Duration,
     /// Largest retry delay.
     pub max_backoff: Duration,
-    /// Longest wait between two looks at the outbox when nothing wakes the relay; it picks up
-    /// rows written by other replicas.
+    /// Maximum wait between two reads of the outbox when nothing wakes the relay, so rows
+    /// written by other replicas are picked up.
     pub poll_interval: Duration,
 }
 
