@@ -74,6 +74,18 @@ async fn repeated_request_id(mut suite: Suite) -> Suite {
     assert_eq!(first, retry, "the retry returns the first result");
     assert!(retry.created);
 
+    let lead_id = first.lead.as_ref().expect("lead").lead_id.clone();
+    let track = TrackActivityRequest {
+        request_id: "0b9e4c0e-6a43-4f0c-8d0e-2f7a7c3b9a51".to_owned(),
+        ..activity(&lead_id, ActivityType::PageView, "")
+    };
+    let tracked = suite.activity.track_activity(track.clone()).await.expect("tracked").into_inner();
+    let replayed = suite.activity.track_activity(track.clone()).await.expect("retry").into_inner();
+    assert_eq!(tracked, replayed, "a TrackActivity retry returns the first result");
+    let other_type = TrackActivityRequest { r#type: ActivityType::DemoRequest as i32, ..track };
+    let status = suite.activity.track_activity(other_type).await.expect_err("same id, different activity");
+    assert_eq!(status.get_error_details().error_info().expect("ErrorInfo").reason, "REQUEST_ID_REUSED");
+
     let changed = UpsertLeadRequest { source: "facebook".to_owned(), ..request };
     let status = suite.activity.upsert_lead(changed).await.expect_err("same id, different request");
     assert_eq!(status.code(), Code::InvalidArgument);

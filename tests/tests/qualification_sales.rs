@@ -294,6 +294,7 @@ async fn overdue_escalates_once(mut suite: Suite) -> Suite {
     let update = UpdateSettingsRequest {
         settings: Some(settings),
         update_mask: Some(prost_types::FieldMask { paths: vec!["first_touch_sla_hours".to_owned()] }),
+        request_id: String::new(),
     };
     suite.qualification.update_settings(at(day(0), update)).await.expect("SLA set");
 
@@ -347,6 +348,7 @@ async fn override_and_other_framework(mut suite: Suite) -> Suite {
     let update = UpdateSettingsRequest {
         settings: Some(QualificationSettings { framework: Some(meddic), ..QualificationSettings::default() }),
         update_mask: Some(prost_types::FieldMask { paths: vec!["framework".to_owned()] }),
+        request_id: String::new(),
     };
     suite.qualification.update_settings(at(day(0), update)).await.expect("MEDDIC configured");
 
@@ -402,6 +404,7 @@ async fn sales_errors_name_values(mut suite: Suite) -> Suite {
     let update = UpdateSettingsRequest {
         settings: Some(reasons),
         update_mask: Some(prost_types::FieldMask { paths: vec!["rejection_reasons".to_owned()] }),
+        request_id: String::new(),
     };
     suite.qualification.update_settings(update).await.expect("reasons updated");
     let reject = RejectLeadRequest { lead_id: second.clone(), reason: "too_expensive".to_owned(), ..RejectLeadRequest::default() };
@@ -476,6 +479,7 @@ async fn rules_route_by_attributes(mut suite: Suite) -> Suite {
     let update = UpdateSettingsRequest {
         settings: Some(QualificationSettings { assignment_mode: AssignmentMode::Rules as i32, ..QualificationSettings::default() }),
         update_mask: Some(prost_types::FieldMask { paths: vec!["assignment_mode".to_owned()] }),
+        request_id: String::new(),
     };
     suite.qualification.update_settings(update).await.expect("rules mode");
     create_territory_rep(&mut suite, "rep-ro-software", "RO", "software").await;

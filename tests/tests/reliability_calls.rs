@@ -220,7 +220,7 @@ async fn import_of_duplicates(mut suite: Suite) -> Suite {
     }];
 
     for records in [per_record, one_record] {
-        let request = ImportRecordsRequest { records };
+        let request = ImportRecordsRequest { records, request_id: String::new() };
         let first = suite.activity.import_records(request.clone()).await.expect("first import").into_inner();
         let created: i32 = first.results.iter().map(|result| result.activities_created).sum();
         assert_eq!(created, 100);
@@ -376,7 +376,7 @@ async fn mixed_concurrent_writes(mut suite: Suite) -> Suite {
                         outcome: 0,
                     })
                     .collect();
-                client.import_records(ImportRecordsRequest { records }).await?;
+                client.import_records(ImportRecordsRequest { records, request_id: String::new() }).await?;
             }
             Ok(())
         }));

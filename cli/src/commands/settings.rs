@@ -63,7 +63,7 @@ fn update_request(args: SettingsSetArgs) -> Result<UpdateSettingsRequest, CliErr
         return Err(CliError::new(Text::SettingsNothingToUpdate));
     }
     let mask = prost_types::FieldMask { paths: paths.into_iter().map(str::to_owned).collect() };
-    Ok(UpdateSettingsRequest { settings: Some(settings), update_mask: Some(mask) })
+    Ok(UpdateSettingsRequest { settings: Some(settings), update_mask: Some(mask), request_id: String::new() })
 }
 
 /// Returns the short lower-case name of an enum value, such as `round_robin`.

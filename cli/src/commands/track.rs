@@ -29,6 +29,7 @@ pub async fn run(context: &Context, args: TrackArgs) -> anyhow::Result<()> {
         properties,
         idempotency_key: args.idempotency_key.unwrap_or_default(),
         create_lead: args.create_lead,
+        request_id: String::new(),
     };
 
     let mut client = ActivityServiceClient::new(context.channel(Service::Activity).await?);

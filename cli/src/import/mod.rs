@@ -205,7 +205,9 @@ async fn send_batch(
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
     let lines: Vec<u64> = records.iter().map(|record| record.line as u64).collect();
-    let message = ImportRecordsRequest { records };
+    // One request id for every attempt, so a retry after a lost response returns the first
+    // result instead of counting the stored activities as already present.
+    let message = ImportRecordsRequest { records, request_id: uuid::Uuid::now_v7().to_string() };
     let mut attempt = 0;
 
     let response = loop {

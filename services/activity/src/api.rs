@@ -409,9 +409,17 @@ impl ActivityApi {
             return Err(ApiError::internal("validated activity lost its fields"));
         };
 
-        let (lead_key, input, create_lead) = (&lead_key, &input, request.create_lead);
-        let (activity, created) = retry_on_conflict(|| async move {
+        let key = RequestKey::new(
+            "leadflow.activity.v1.ActivityService/TrackActivity",
+            &request.request_id,
+            &TrackActivityRequest { request_id: String::new(), ..request.clone() },
+        )?;
+        let (lead_key, input, create_lead, key) = (&lead_key, &input, request.create_lead, key.as_ref());
+        let response: TrackActivityResponse = retry_on_conflict(|| async move {
             let txn = self.db.begin().await?;
+            if let Some(stored) = idempotency::replay(&txn, key).await? {
+                return Ok(stored);
+            }
             let lead = match store::find_lead(&txn, lead_key).await? {
                 Some(lead) => lead,
                 None => match (lead_key, create_lead) {
@@ -422,19 +430,23 @@ impl ActivityApi {
                     _ => return Err(lead_not_found(lead_key)),
                 },
             };
-            let result = insert_activity(&txn, &lead, input, &ctx.traceparent).await?;
+            let (activity, created) = insert_activity(&txn, &lead, input, &ctx.traceparent).await?;
+            let response = TrackActivityResponse { activity: Some(activity_to_proto(&activity)), created };
+            idempotency::store(&txn, key, &response).await?;
             txn.commit().await?;
-            Ok(result)
+            Ok(response)
         })
         .await?;
+        let created = response.created;
+        let activity = response.activity.clone().unwrap_or_default();
 
         if created {
             self.waker.wake();
-            tracing::info!(lead_id = %activity.lead_id, activity_id = %activity.id, activity_type = %activity.activity_type, "activity tracked");
+            tracing::info!(lead_id = %activity.lead_id, activity_id = %activity.activity_id, "activity tracked");
         } else {
-            tracing::info!(lead_id = %activity.lead_id, activity_id = %activity.id, "repeated idempotency key; stored activity returned");
+            tracing::info!(lead_id = %activity.lead_id, activity_id = %activity.activity_id, "repeated request; stored activity returned");
         }
-        Ok(TrackActivityResponse { activity: Some(activity_to_proto(&activity)), created })
+        Ok(response)
     }
 
     async fn do_record_outcome(&self, ctx: &CallContext, request: RecordOutcomeRequest) -> ApiResult<RecordOutcomeResponse> {
@@ -488,8 +500,17 @@ impl ActivityApi {
             ));
         }
 
+        let key = RequestKey::new(
+            "leadflow.activity.v1.ActivityService/ImportRecords",
+            &request.request_id,
+            &ImportRecordsRequest { request_id: String::new(), ..request.clone() },
+        )?;
+
         let now = leadflow_kit::time::now();
         let txn = self.db.begin().await?;
+        if let Some(stored) = idempotency::replay(&txn, key.as_ref()).await? {
+            return Ok(stored);
+        }
         let mut results = Vec::with_capacity(request.records.len());
 
         for record in &request.records {
@@ -514,12 +535,14 @@ impl ActivityApi {
             }
         }
 
+        let response = ImportRecordsResponse { results };
+        idempotency::store(&txn, key.as_ref(), &response).await?;
         txn.commit().await?;
         self.waker.wake();
 
-        let created: i32 = results.iter().map(|result| result.activities_created).sum();
-        tracing::info!(records = results.len(), activities_created = created, "import batch stored");
-        Ok(ImportRecordsResponse { results })
+        let created: i32 = response.results.iter().map(|result| result.activities_created).sum();
+        tracing::info!(records = response.results.len(), activities_created = created, "import batch stored");
+        Ok(response)
     }
 
     async fn do_list_activities(&self, request: ListActivitiesRequest) -> ApiResult<ListActivitiesResponse> {

@@ -305,21 +305,31 @@ impl QualificationApi {
     ) -> ApiResult<UpdateSettingsResponse> {
         let update = request.settings.clone().unwrap_or_default();
         let paths = mask_paths(request.update_mask.as_ref());
+        let key = RequestKey::new(
+            "leadflow.qualification.v1.QualificationService/UpdateSettings",
+            &request.request_id,
+            &UpdateSettingsRequest { request_id: String::new(), ..request.clone() },
+        )?;
 
         let txn = self.db.begin().await?;
+        if let Some(stored) = idempotency::replay(&txn, key.as_ref()).await? {
+            return Ok(stored);
+        }
         let current = settings::load(&txn).await?;
         let mut violations = Vec::new();
         let mut merged = settings::merge(&current, &update, &paths, &mut violations);
         reject_if_invalid(violations)?;
 
         sales::save_setting(&txn, sales::SETTINGS_KEY, settings::to_json(&merged), now).await?;
-        txn.commit().await?;
         merged.update_time = Some(to_timestamp(now));
+        let response = UpdateSettingsResponse { settings: Some(merged.clone()) };
+        idempotency::store(&txn, key.as_ref(), &response).await?;
+        txn.commit().await?;
         tracing::info!(
             sla_hours = merged.first_touch_sla_hours,
             rejection_reasons = merged.rejection_reasons.len(),
             "qualification settings updated"
         );
-        Ok(UpdateSettingsResponse { settings: Some(merged) })
+        Ok(response)
     }
 }
