@@ -177,16 +177,22 @@ where
     }
 }
 
-/// Builds the reflection services (v1 and v1alpha) over the Leadflow descriptor set.
-pub fn reflection_routes(routes: Routes) -> anyhow::Result<Routes> {
-    let v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(leadflow_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(leadflow_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+/// Builds the reflection services (v1 and v1alpha) over the Leadflow descriptor set. They
+/// list only `services` (the ones this server runs), health and reflection itself, so a
+/// client never discovers a service that the port does not serve.
+pub fn reflection_routes(routes: Routes, services: &[&str]) -> anyhow::Result<Routes> {
+    let configure = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(leadflow_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health");
+        for service in services {
+            builder = builder.with_service_name(*service);
+        }
+        builder
+    };
+    let v1 = configure().build_v1()?;
+    let v1alpha = configure().build_v1alpha()?;
     Ok(routes.add_service(v1).add_service(v1alpha))
 }
 
@@ -323,7 +329,7 @@ pub async fn run_service_with<M: sea_orm_migration::MigratorTrait>(
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, &parts.health_names, ServingStatus::NotServing).await;
 
-    let routes = reflection_routes(parts.routes.add_service(health_service))?;
+    let routes = reflection_routes(parts.routes.add_service(health_service), &parts.health_names)?;
     let gate = Gate::new();
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_with_faults(
