@@ -36,12 +36,13 @@ pub const DEFAULT_TIME_ZONE: &str = "UTC";
 /// States that `ListQueue` lists when the request names none.
 pub const DEFAULT_QUEUE_STATES: [QualificationState; 2] = [QualificationState::New, QualificationState::Working];
 
-/// Expected states named in FAILED_PRECONDITION errors.
-pub const EXPECTED_OPEN: &str = "NEW or WORKING";
+/// Expected states named in FAILED_PRECONDITION errors, as a list of state names so the
+/// localized messages need no English conjunction.
+pub const EXPECTED_OPEN: &str = "NEW, WORKING";
 /// Expected state of `CloseLead`.
 pub const EXPECTED_SQL: &str = "SQL";
 /// Expected states of `RecycleLead`.
-pub const EXPECTED_RECYCLABLE: &str = "NEW, WORKING or SQL";
+pub const EXPECTED_RECYCLABLE: &str = "NEW, WORKING, SQL";
 
 /// Returns the stored name of a state, for example `NEW`, or `UNSPECIFIED` for the unspecified state.
 pub fn state_name(state: QualificationState) -> &'static str {

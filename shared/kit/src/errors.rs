@@ -231,10 +231,10 @@ impl Reason {
                 "Nicio caracteristică nu variază între cele {leads} lead-uri de antrenare, așa că nu se poate ajusta niciun model."
             }
             (Reason::InvalidState, Lang::En) => {
-                "Lead {lead_id} is in state {state}, but this action needs {expected}."
+                "Lead {lead_id} is in state {state}, but this action needs one of the states: {expected}."
             }
             (Reason::InvalidState, Lang::Ro) => {
-                "Lead-ul {lead_id} este în starea {state}, dar această acțiune cere {expected}."
+                "Lead-ul {lead_id} este în starea {state}, dar această acțiune cere una dintre stările: {expected}."
             }
             (Reason::LeadKeyConflict, Lang::En) => {
                 "The e-mail address and the external id do not belong to the same lead, so nothing was changed."
@@ -372,7 +372,7 @@ impl ApiError {
 
     /// FAILED_PRECONDITION for a state transition that the lead's state does not allow.
     pub fn invalid_state(lead_id: &str, state: &str, expected: &str) -> Self {
-        let message = format!("lead {lead_id} is in state {state}; this action needs {expected}");
+        let message = format!("lead {lead_id} is in state {state}; this action needs one of the states {expected}");
         Self::failed_precondition(Reason::InvalidState, message)
             .with_arg("lead_id", lead_id)
             .with_arg("state", state)
