@@ -20,7 +20,7 @@ use leadflow_proto::activity::{LeadKey, TrackActivityRequest, UpsertLeadRequest,
 use leadflow_proto::qualification::AssignmentMode;
 use leadflow_proto::types::{ActivityType, Outcome, QualificationState};
 use leadflow_qualification::clock::{TIME_HEADER, allow_time_override};
-use leadflow_tests::{Suite, eventually, on_every_backend};
+use leadflow_tests::{Suite, eventually, on_every_backend, query_count};
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
 use uuid::Uuid;
@@ -318,12 +318,28 @@ async fn overdue_escalates_once(mut suite: Suite) -> Suite {
     assert_eq!(ids, [lead_id.as_str()]);
     assert_eq!(overdue[0].escalate_time, None, "the SLA job has not run at that time yet");
 
+    // Events of the activity service's inbox from qualification, once the outbox is empty.
+    let delivered = |suite: &Suite| {
+        let (activity, qualification) = (suite.database_urls[0].clone(), suite.database_urls[2].clone());
+        async move {
+            eventually("the qualification outbox to drain", || {
+                let qualification = qualification.clone();
+                async move { (query_count(&qualification, "SELECT COUNT(*) FROM outbox").await == 0).then_some(()) }
+            })
+            .await;
+            query_count(&activity, "SELECT COUNT(*) FROM inbox WHERE source = 'qualification'").await
+        }
+    };
+    let before = delivered(&suite).await;
+
     let db = leadflow_kit::db::connect(&suite.database_urls[2]).await.expect("qualification database");
     let first = leadflow_qualification::sla::escalate_missed(&db, late).await.expect("first SLA pass");
     let second = leadflow_qualification::sla::escalate_missed(&db, late + Duration::minutes(5)).await.expect("second SLA pass");
     assert_eq!(first, 1);
     assert_eq!(second, 0, "a missed deadline is escalated once");
     db.close().await.expect("close");
+
+    assert_eq!(delivered(&suite).await, before + 1, "one escalation event reached the activity service");
 
     let overdue = overdue_at(&suite, late + Duration::hours(1)).await;
     assert_eq!(overdue.len(), 1);

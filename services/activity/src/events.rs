@@ -135,13 +135,22 @@ pub async fn apply_qualification_event<C: ConnectionTrait>(
 ) -> Result<Applied, EventError> {
     let event_id = Uuid::parse_str(&event.event_id).map_err(|_| EventError::Invalid("event_id is not a UUID"))?;
     let lead_id = Uuid::parse_str(&event.lead_id).map_err(|_| EventError::Invalid("lead_id is not a UUID"))?;
-    let Some(qualification_event::Kind::StateChanged(change)) = &event.kind else {
+    let Some(kind) = &event.kind else {
         return Err(EventError::Invalid("event has no kind"));
     };
 
     if !outbox::inbox::record(db, event_id, QUALIFICATION).await? {
         return Ok(Applied::Duplicate);
     }
+
+    let change = match kind {
+        qualification_event::Kind::StateChanged(change) => change,
+        qualification_event::Kind::SlaMissed(missed) => {
+            let rep_id = if missed.rep_id.is_empty() { "unassigned" } else { missed.rep_id.as_str() };
+            tracing::warn!(event_id = %event_id, lead_id = %lead_id, rep_id, "first-touch SLA missed for this MQL");
+            return Ok(Applied::Applied);
+        }
+    };
 
     let state = QualificationState::try_from(change.to_state).unwrap_or(QualificationState::Unspecified);
     let Some(stage) = domain::lifecycle_for_state(state) else {

@@ -50,6 +50,30 @@ pub struct StateChange<'a> {
     pub actor: &'a str,
 }
 
+/// Writes the `SlaMissed` event of an escalated MQL for the activity service, which keeps
+/// the lead's lifecycle, in the caller's transaction.
+pub async fn record_sla_missed<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    due_time: chrono::DateTime<chrono::Utc>,
+    escalate_time: chrono::DateTime<chrono::Utc>,
+    rep_id: &str,
+) -> Result<(), DbErr> {
+    let event_id = Uuid::now_v7();
+    let event = QualificationEvent {
+        event_id: event_id.to_string(),
+        lead_id: lead_id.to_string(),
+        create_time: Some(to_timestamp(leadflow_kit::time::now())),
+        traceparent: String::new(),
+        kind: Some(qualification_event::Kind::SlaMissed(leadflow_proto::events::SlaMissed {
+            due_time: Some(to_timestamp(due_time)),
+            escalate_time: Some(to_timestamp(escalate_time)),
+            rep_id: rep_id.to_owned(),
+        })),
+    };
+    outbox::enqueue(db, ACTIVITY, event_id, &event.lead_id, event.encode_to_vec()).await
+}
+
 /// Records a state change in the caller's transaction: the transition row, and one
 /// `StateChanged` event per destination, each with its own event id.
 pub async fn record_state_change<C: ConnectionTrait>(

@@ -199,7 +199,7 @@ pub async fn apply_qualification_events<C: ConnectionTrait>(
     for (index, event) in events.iter().enumerate() {
         let event_id = parse_uuid(index, &event.event_id, "event_id")?;
         let lead_id = parse_uuid(index, &event.lead_id, "lead_id")?;
-        let Some(qualification_event::Kind::StateChanged(change)) = &event.kind else {
+        let Some(kind) = &event.kind else {
             return Err(EventError::Invalid(index, "event has no kind".to_owned()));
         };
 
@@ -208,6 +208,11 @@ pub async fn apply_qualification_events<C: ConnectionTrait>(
             continue;
         }
         outcome.applied += 1;
+
+        // Scoring acts on state changes only; an SLA escalation does not change a score.
+        let qualification_event::Kind::StateChanged(change) = kind else {
+            continue;
+        };
 
         let Some(mut score) = store::find_score_for_update(db, lead_id).await? else {
             tracing::warn!(event_id = %event_id, lead_id = %lead_id, "qualification event for a lead without score ignored");
