@@ -124,6 +124,8 @@ catalogue! {
     HeaderMqlTime => "MQL time", "Momentul MQL";
     QueueEmpty => "The queue is empty.", "Coada este goală.";
     QueueShown => "{count} entries shown.", "{count} intrări afișate.";
+    QueueMore => "More entries exist beyond the first {limit}; raise --limit to see them.",
+        "Mai sunt intrări după primele {limit}; măriți --limit ca să le vedeți.";
 
     Accepted => "Lead {id} accepted: it is now an SQL.", "Lead-ul {id} a fost acceptat: acum este SQL.";
     Rejected => "Lead {id} rejected and recycled to nurturing.",

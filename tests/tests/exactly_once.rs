@@ -136,12 +136,26 @@ async fn recycled_lead_qualifies_again(mut suite: Suite) -> Suite {
     assert_eq!(rejected.state, QualificationState::Recycled as i32);
 
     score_when(&suite, &lead_id, "the recycle to re-arm scoring", |score| !score.mql).await;
+    for (kind, key) in [(ActivityType::PageView, "r-3"), (ActivityType::Unsubscribe, "r-4"), (ActivityType::PageView, "r-5")] {
+        suite.activity.track_activity(activity(&lead_id, kind, key)).await.expect("tracked after recycle");
+    }
+    score_when(&suite, &lead_id, "the lead below the threshold", |score| score.score == 39).await;
+    let still_recycled = suite
+        .qualification
+        .get_qualification(GetQualificationRequest { lead_id: lead_id.clone() })
+        .await
+        .expect("qualification")
+        .into_inner()
+        .qualification
+        .expect("qualification");
+    assert_eq!(still_recycled.state, QualificationState::Recycled as i32, "a rise while above the threshold is no crossing");
+
     suite
         .activity
-        .track_activity(activity(&lead_id, ActivityType::PageView, "r-3"))
+        .track_activity(activity(&lead_id, ActivityType::WebinarRegistration, "r-6"))
         .await
-        .expect("tracked after recycle");
-    let again = in_queue(57).await;
+        .expect("tracked after falling below");
+    let again = in_queue(59).await;
     assert_eq!(again.state, QualificationState::New as i32);
 
     let history = suite

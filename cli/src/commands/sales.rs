@@ -41,12 +41,13 @@ async fn read_queue(
     client: &mut QualificationServiceClient<Channel>,
     args: &QueueArgs,
     lang: crate::i18n::Lang,
-) -> Result<Vec<(Qualification, Option<prost_types::Timestamp>)>, CliError> {
+) -> Result<(Vec<(Qualification, Option<prost_types::Timestamp>)>, bool), CliError> {
     let states: Vec<i32> = args.states.iter().map(|value| state(*value) as i32).collect();
     let rep_id = args.mine.clone().unwrap_or_default();
     let limit = args.limit as usize;
     let mut entries = Vec::new();
     let mut page_token = String::new();
+    let mut more = false;
 
     while entries.len() < limit {
         let page_size = ((limit - entries.len()) as u32).min(MAX_PAGE_SIZE) as i32;
@@ -75,20 +76,21 @@ async fn read_queue(
             entries.extend(page.qualifications.into_iter().map(|entry| (entry, None)));
             page.next_page_token
         };
-        if next_page_token.is_empty() {
+        more = !next_page_token.is_empty();
+        if !more {
             break;
         }
         page_token = next_page_token;
     }
     entries.truncate(limit);
-    Ok(entries)
+    Ok((entries, more))
 }
 
 /// Runs `leadflow queue`: lists entries page by page until `--limit` entries are read.
 pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
     let lang = context.lang;
     let mut client = client(context).await?;
-    let entries = read_queue(&mut client, &args, lang).await?;
+    let (entries, more) = read_queue(&mut client, &args, lang).await?;
 
     if context.json {
         let entries: Vec<_> = entries
@@ -106,7 +108,7 @@ pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        print_json(&json!({ "entries": entries }));
+        print_json(&json!({ "entries": entries, "more": more }));
         return Ok(());
     }
 
@@ -144,6 +146,9 @@ pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
         &rows,
     );
     println!("{}", Text::QueueShown.fill(lang, &[("count", &crate::format::count(entries.len() as i64, lang))]));
+    if more {
+        println!("{}", Text::QueueMore.fill(lang, &[("limit", &args.limit.to_string())]));
+    }
     Ok(())
 }
 
@@ -184,15 +189,17 @@ pub async fn accept(context: &Context, args: AcceptArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let bant_given = budget.is_some() || args.authority.is_some() || args.need.is_some() || args.timeframe.is_some();
     let bant = Bant {
         budget,
         authority_role: args.authority.unwrap_or_default(),
         need: args.need.unwrap_or_default(),
         timeframe: args.timeframe.unwrap_or_default(),
     };
-    // Answers mean a framework other than BANT, which takes no `bant` message.
+    // Answers alone mean a framework other than BANT, which takes no `bant` message; BANT
+    // options given with them are sent too, so none is dropped.
     let answers = parse_key_values("--answer", &args.answers)?;
-    let bant = if answers.is_empty() { Some(bant) } else { None };
+    let bant = if answers.is_empty() || bant_given { Some(bant) } else { None };
     let message = AcceptLeadRequest {
         lead_id: args.lead_id,
         bant,

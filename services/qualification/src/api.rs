@@ -1140,11 +1140,11 @@ mod tests {
         };
         let funnel = fixture.api.do_get_funnel(leadflow_kit::time::now(), request).await.unwrap();
         let counts: Vec<(&str, i64)> = funnel.stages.iter().map(|stage| (stage.stage.as_str(), stage.lead_count)).collect();
-        assert_eq!(counts, [("lead", 5), ("mql", 3), ("sql", 2), ("won", 2)]);
+        assert_eq!(counts, [("lead", 5), ("mql", 3), ("sql", 2), ("won", 1)], "won counts sales closes only");
         assert_eq!(funnel.stages[1].conversion_from_previous, 0.6);
         assert_eq!(funnel.stages[2].conversion_from_previous, 2.0 / 3.0);
         assert_eq!(funnel.stages[3].conversion_from_previous, 0.5, "only sales wins convert from SQL");
-        assert_eq!(funnel.stages[3].conversion_from_lead, 0.4);
+        assert_eq!(funnel.stages[3].conversion_from_lead, 0.2);
         assert_eq!(funnel.imported_won_count, 1);
         assert_eq!(funnel.imported_won_mql_count, 0);
         assert_eq!(funnel.imported_outcome_count, 2);

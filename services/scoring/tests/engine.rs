@@ -326,10 +326,35 @@ async fn one_mql_per_upward_crossing() {
 }
 
 #[tokio::test]
+async fn late_activity_dates_crossing_correctly() {
+    for database in databases("crossing_time").await {
+        let model = api::ScoringModel {
+            rules: vec![rule("view", ActivityType::PageView, 10)],
+            mql_threshold: 25,
+            ..api::ScoringModel::default()
+        };
+        let engine = Engine::start(database, model).await;
+        let lead = Uuid::now_v7();
+        for (offset, processed) in [(2, 10), (1, 11), (0, 12)] {
+            let event = activity(lead, ActivityType::PageView, day(offset), &[]);
+            engine.apply(vec![event], day(processed)).await;
+        }
+
+        let score = store::find_score(&engine.db, lead).await.unwrap().unwrap();
+        assert_eq!(score.last_mql_time, Some(day(2)), "the third view in time order crossed the threshold");
+        let ledger = engine.ledger(lead).await;
+        let crossing = ledger.iter().find(|entry| entry.kind == "MQL").expect("MQL entry");
+        assert_eq!(crossing.effective_time, day(2));
+        assert!(crossing.detail.contains("total 30"), "{}", crossing.detail);
+        engine.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn recycle_rearms_the_lead() {
     for database in databases("recycle").await {
         let model = api::ScoringModel {
-            rules: vec![rule("demo", ActivityType::DemoRequest, 30)],
+            rules: vec![rule("demo", ActivityType::DemoRequest, 30), rule("unsubscribe", ActivityType::Unsubscribe, -40)],
             mql_threshold: 50,
             ..api::ScoringModel::default()
         };
@@ -357,7 +382,15 @@ async fn recycle_rearms_the_lead() {
 
         engine.apply(vec![activity(lead, ActivityType::DemoRequest, day(1), &[])], day(1)).await;
         assert_eq!(engine.score(lead).await, 90);
-        assert_eq!(engine.mql_events(lead).await, 2);
+        assert_eq!(engine.mql_events(lead).await, 1, "still above the threshold: no new crossing");
+
+        engine.apply(vec![activity(lead, ActivityType::Unsubscribe, day(2), &[])], day(2)).await;
+        engine.apply(vec![activity(lead, ActivityType::Unsubscribe, day(2), &[])], day(2)).await;
+        assert_eq!(engine.score(lead).await, 10);
+        engine.apply(vec![activity(lead, ActivityType::DemoRequest, day(3), &[])], day(3)).await;
+        engine.apply(vec![activity(lead, ActivityType::DemoRequest, day(3), &[])], day(3)).await;
+        assert_eq!(engine.score(lead).await, 70);
+        assert_eq!(engine.mql_events(lead).await, 2, "the re-armed lead crossed again");
         engine.stop().await;
     }
 }

@@ -242,7 +242,7 @@ pub struct FunnelCounts {
     pub mql_count: i64,
     /// Leads that sales accepted.
     pub sql_count: i64,
-    /// Leads won through a sales close or an imported outcome.
+    /// Leads won through a sales close; imported outcomes are counted apart.
     pub won_count: i64,
     /// Leads won through a sales close.
     pub closed_won_count: i64,
@@ -272,7 +272,7 @@ pub async fn funnel_counts<C: ConnectionTrait>(db: &C, period: &FunnelPeriod) ->
         .column_as(count_where(is_mql()), "mql_count")
         .column_as(count_where(Condition::all().add(Column::FirstSqlTime.is_not_null())), "sql_count")
         .column_as(
-            count_where(Condition::any().add(Column::WonTime.is_not_null()).add(Column::ImportedOutcome.eq(OUTCOME_WON))),
+            count_where(Condition::all().add(Column::WonTime.is_not_null())),
             "won_count",
         )
         .column_as(count_where(Condition::all().add(Column::WonTime.is_not_null())), "closed_won_count")

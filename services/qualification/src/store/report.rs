@@ -5,7 +5,6 @@ use sea_orm::sea_query::{Expr, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entity::{funnel_lead, sla_entry, transition};
-use super::OUTCOME_WON;
 use crate::domain::FunnelPeriod;
 
 /// Adds the cohort bounds of `period` to a condition on `funnel_lead.lead_create_time`.
@@ -67,7 +66,7 @@ pub struct BreakdownRow {
     pub mql_count: i64,
     /// Leads that sales accepted.
     pub sql_count: i64,
-    /// Leads won by a sales close or an imported outcome.
+    /// Leads won by a sales close; imported outcomes are counted apart.
     pub won_count: i64,
 }
 
@@ -98,7 +97,7 @@ pub async fn breakdown<C: ConnectionTrait>(db: &C, period: &FunnelPeriod, by: Br
         .column_as(count_where(Condition::all().add(Column::FirstMqlTime.is_not_null())), "mql_count")
         .column_as(count_where(Condition::all().add(Column::FirstSqlTime.is_not_null())), "sql_count")
         .column_as(
-            count_where(Condition::any().add(Column::WonTime.is_not_null()).add(Column::ImportedOutcome.eq(OUTCOME_WON))),
+            count_where(Condition::all().add(Column::WonTime.is_not_null())),
             "won_count",
         )
         .filter(cohort_condition(period))

@@ -296,13 +296,15 @@ pub fn evaluate(
     Evaluation { awards, points, engagement, fit, fit_matches, floor_adjustment, total: raw + floor_adjustment, next_decay: next }
 }
 
-/// Returns true when a score change makes an armed lead an MQL: the total reaches the
-/// threshold, the fit reaches the model's minimum, and the change crossed the threshold or
-/// raised the score. A lead that sales recycled while its score stayed above the threshold
-/// therefore qualifies again on its next increase, not at once.
-pub fn crosses_threshold(model: &Model, armed: bool, total_before: i64, total_after: i64, fit_after: i64) -> bool {
-    armed
-        && total_after >= model.threshold
-        && fit_after >= model.min_fit
-        && (total_before < model.threshold || total_after > total_before)
+/// Returns true when a lead qualifies under the model: the total reaches the threshold and
+/// the fit reaches the model's minimum.
+pub fn qualifies(model: &Model, total: i64, fit: i64) -> bool {
+    total >= model.threshold && fit >= model.min_fit
+}
+
+/// Returns true when a score change makes an armed lead an MQL: it did not qualify before the
+/// change and does after, an upward crossing. A lead that sales recycled while it still
+/// qualifies therefore becomes an MQL again only after it falls below and crosses again.
+pub fn crosses_threshold(model: &Model, armed: bool, qualified_before: bool, total_after: i64, fit_after: i64) -> bool {
+    armed && !qualified_before && qualifies(model, total_after, fit_after)
 }

@@ -124,7 +124,6 @@ pub async fn settle_lead<C: ConnectionTrait>(
         if cause == Cause::Rescore || score.model_version != model.version { kind::RESCORE } else { kind::CORRECTION };
     let mut rows_by_id: BTreeMap<Uuid, scored_activity::Model> = rows.into_iter().map(|row| (row.activity_id, row)).collect();
     let mut latest_new_activity: Option<DateTime<Utc>> = None;
-    let mut new_activities = std::collections::BTreeSet::new();
 
     for (award, points) in evaluation.awards.iter().zip(&evaluation.points) {
         let Some(row) = rows_by_id.get_mut(&award.activity_id) else {
@@ -137,7 +136,6 @@ pub async fn settle_lead<C: ConnectionTrait>(
         let delta = points - row.credited_points;
 
         let entry_kind = if row.verdict == store::PENDING {
-            new_activities.insert(award.activity_id);
             latest_new_activity = Some(latest_new_activity.map_or(award.occurred_at, |t| t.max(award.occurred_at)));
             Some((kind::ACTIVITY, award.occurred_at))
         } else if row.base_points != award.base_points || row.rule_id != rule_id || row.verdict != verdict {
@@ -191,10 +189,15 @@ pub async fn settle_lead<C: ConnectionTrait>(
         ledger.push(kind::FELL_BELOW, None, "", 0, "fell_below", detail, effective);
     }
 
-    let compared_before = if cause == Cause::Rescore { i64::MIN } else { before };
-    let became_mql = domain::crosses_threshold(model, !score.mql, compared_before, after, evaluation.fit);
+    // A rescore compares against the new model only, so a lead that qualifies under it is
+    // handed over even when its total did not move.
+    let qualified_before = cause != Cause::Rescore && domain::evaluate::qualifies(model, before, score.fit);
+    let became_mql = domain::crosses_threshold(model, !score.mql, qualified_before, after, evaluation.fit);
     if became_mql {
-        let (crossed_at, crossed_score) = crossing_point(model, &evaluation, &new_activities).unwrap_or((effective, after));
+        // A lead that was an MQL before was re-armed by a recycle at an unknown instant, so its
+        // new crossing is dated by the activity that caused it rather than by history.
+        let historical = if score.mql_count == 0 { crossing_point(model, &facts, &attributes, &score.source, now) } else { None };
+        let (crossed_at, crossed_score) = historical.unwrap_or((effective, after));
         let detail = format!("total {crossed_score} reached the threshold {}", model.threshold);
         ledger.push(kind::MQL, None, "", 0, "threshold_crossed", detail, crossed_at);
         score.mql = true;
@@ -243,24 +246,25 @@ pub async fn settle_lead<C: ConnectionTrait>(
     Ok(became_mql)
 }
 
-/// Returns the instant and the total at which a batch of new activities first reached the
-/// threshold: activities are summed in `occurred_at` order with their points as of the
-/// evaluation, and the first new activity that brings the total to the threshold is the
-/// crossing. `None` when no new activity does, for example when a fit change crossed it.
+/// Returns the first instant at or before `now`, among the activities' `occurred_at`, at
+/// which the lead qualified, with its total then. Each candidate instant is evaluated on its
+/// own, with the activities known up to it and decay as of it, so activities that arrived out
+/// of order date the crossing where it happened. `None` when no activity instant qualifies,
+/// for example when a profile change made the lead qualify.
 fn crossing_point(
     model: &Model,
-    evaluation: &domain::Evaluation,
-    new_activities: &std::collections::BTreeSet<Uuid>,
+    facts: &[domain::ActivityFact],
+    attributes: &BTreeMap<String, String>,
+    source: &str,
+    now: DateTime<Utc>,
 ) -> Option<(DateTime<Utc>, i64)> {
-    let mut sum = evaluation.fit;
-    for (award, points) in evaluation.awards.iter().zip(&evaluation.points) {
-        sum += points;
-        let total = model.floor.map_or(sum, |floor| sum.max(floor));
-        if new_activities.contains(&award.activity_id) && *points > 0 && total >= model.threshold {
-            return Some((award.occurred_at, total));
-        }
-    }
-    None
+    let mut instants: Vec<DateTime<Utc>> = facts.iter().map(|fact| fact.occurred_at).filter(|at| *at <= now).collect();
+    instants.sort();
+    instants.dedup();
+    instants.into_iter().find_map(|instant| {
+        let evaluation = domain::evaluate(model, facts, attributes, source, instant);
+        domain::evaluate::qualifies(model, evaluation.total, evaluation.fit).then_some((instant, evaluation.total))
+    })
 }
 
 /// Returns a new, empty score row for a lead.
