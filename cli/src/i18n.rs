@@ -91,7 +91,7 @@ catalogue! {
     LabelCreated => "Created", "Creat";
     LabelAttributes => "Attributes", "Atribute";
     LabelScore => "Score", "Scor";
-    LabelMql => "Marketing qualified (MQL)", "Calificat de marketing (MQL)";
+    LabelMql => "Marketing qualified (MQL) now", "Calificat de marketing (MQL) acum";
     LabelQualification => "Qualification state", "Stare de calificare";
     LabelMqlSince => "MQL since", "MQL din";
     Yes => "yes", "da";

@@ -107,6 +107,16 @@ fn url_path(url: &str) -> &str {
     }
 }
 
+/// Returns true when `path` is `prefix` or lies below it: the prefix ends at a path segment,
+/// so `/pricing` matches `/pricing`, `/pricing/team` and `/pricing?plan=a` but not
+/// `/pricing-old`. Paths compare case-sensitively, as URL paths do.
+pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?', '#']),
+        None => false,
+    }
+}
+
 fn property<'a>(activity: &'a ActivityFact, key: &str) -> Option<&'a str> {
     activity.properties.get(key).map(String::as_str)
 }
@@ -115,7 +125,7 @@ fn property<'a>(activity: &'a ActivityFact, key: &str) -> Option<&'a str> {
 pub fn filter_matches(filter: &Filter, activity: &ActivityFact) -> bool {
     if let Some(prefix) = &filter.url_prefix {
         match property(activity, "url") {
-            Some(url) if url_path(url).starts_with(prefix.as_str()) => {}
+            Some(url) if path_has_prefix(url_path(url), prefix) => {}
             _ => return false,
         }
     }

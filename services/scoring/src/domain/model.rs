@@ -275,7 +275,7 @@ fn read_limit(limit: Option<&FrequencyLimit>, field: &str, violations: &mut Vec<
 /// Returns true when two filters could both match one activity.
 fn filters_overlap(a: &Filter, b: &Filter) -> bool {
     let prefixes_disjoint = match (&a.url_prefix, &b.url_prefix) {
-        (Some(x), Some(y)) => !x.starts_with(y.as_str()) && !y.starts_with(x.as_str()),
+        (Some(x), Some(y)) => !super::evaluate::path_has_prefix(x, y) && !super::evaluate::path_has_prefix(y, x),
         _ => false,
     };
     let differ = |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x != y);

@@ -256,3 +256,14 @@ fn fit_rules_match_values_and_ranges() {
     let matched: Vec<&str> = evaluation.fit_matches.iter().map(|(id, _, _)| id.as_str()).collect();
     assert_eq!(matched, ["it", "paid"]);
 }
+
+#[test]
+fn url_prefix_ends_at_a_segment() {
+    use super::evaluate::path_has_prefix;
+    assert!(path_has_prefix("/pricing", "/pricing"));
+    assert!(path_has_prefix("/pricing/team", "/pricing"));
+    assert!(path_has_prefix("/pricing?plan=a", "/pricing"));
+    assert!(!path_has_prefix("/pricing-old", "/pricing"));
+    assert!(!path_has_prefix("/Pricing", "/pricing"));
+    assert!(path_has_prefix("/docs/api", "/docs/"));
+}
