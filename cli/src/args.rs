@@ -282,7 +282,7 @@ pub struct LeadIdArgs {
     /// Server-assigned id of the lead.
     pub lead_id: String,
 
-    /// Who makes the change, for example your rep id; recorded in the history.
+    /// Author of the change, for example your rep id, recorded in the history.
     #[arg(long, env = "LEADFLOW_ACTOR")]
     pub actor: Option<String>,
 }
@@ -318,7 +318,7 @@ pub struct AcceptArgs {
     #[arg(long)]
     pub timeframe: Option<String>,
 
-    /// Answer of a framework other than BANT as FIELD=VALUE; repeat for more.
+    /// Field of a framework other than BANT as FIELD=VALUE; repeat for more.
     #[arg(long = "answer", value_name = "FIELD=VALUE")]
     pub answers: Vec<String>,
 
@@ -327,7 +327,7 @@ pub struct AcceptArgs {
     #[arg(long)]
     pub override_reason: Option<String>,
 
-    /// Who makes the change, for example your rep id; recorded in the history.
+    /// Author of the change, for example your rep id, recorded in the history.
     #[arg(long, env = "LEADFLOW_ACTOR")]
     pub actor: Option<String>,
 }
@@ -347,7 +347,7 @@ pub struct RejectArgs {
     #[arg(long)]
     pub note: Option<String>,
 
-    /// Who makes the change, for example your rep id; recorded in the history.
+    /// Author of the change, for example your rep id, recorded in the history.
     #[arg(long, env = "LEADFLOW_ACTOR")]
     pub actor: Option<String>,
 }
@@ -379,7 +379,7 @@ pub struct CloseArgs {
     #[arg(long)]
     pub reason: Option<String>,
 
-    /// Who makes the change, for example your rep id; recorded in the history.
+    /// Author of the change, for example your rep id, recorded in the history.
     #[arg(long, env = "LEADFLOW_ACTOR")]
     pub actor: Option<String>,
 }
@@ -414,7 +414,7 @@ pub struct AssignArgs {
     /// Id of the rep who gets the lead.
     pub rep_id: String,
 
-    /// Who assigns, for example your own id; recorded in the assignment history.
+    /// Author of the assignment, for example your own id, recorded in the assignment history.
     #[arg(long, env = "LEADFLOW_ACTOR")]
     pub actor: Option<String>,
 }
@@ -439,7 +439,7 @@ pub struct SettingsSetArgs {
     #[arg(long)]
     pub time_zone: Option<String>,
 
-    /// How new MQLs find their rep.
+    /// Assignment mode of new MQLs.
     #[arg(long, value_enum)]
     pub assignment: Option<AssignmentArg>,
 

@@ -31,7 +31,7 @@ fn day(number: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(year, 1, 1, 9, 0, 0).unwrap() + Duration::days(number)
 }
 
-/// The calendar date of day `number`, "YYYY-MM-DD".
+/// Returns the calendar date of day `number` as "YYYY-MM-DD".
 fn date(number: i64) -> String {
     day(number).format("%Y-%m-%d").to_string()
 }

@@ -196,7 +196,7 @@ pub async fn accept(context: &Context, args: AcceptArgs) -> anyhow::Result<()> {
         need: args.need.unwrap_or_default(),
         timeframe: args.timeframe.unwrap_or_default(),
     };
-    // Answers alone mean a framework other than BANT, which takes no `bant` message; BANT
+    // Answers alone mean a framework other than BANT, which takes no `bant` message. BANT
     // options given with them are sent too, so none is dropped.
     let answers = parse_key_values("--answer", &args.answers)?;
     let bant = if answers.is_empty() || bant_given { Some(bant) } else { None };

@@ -232,7 +232,7 @@ impl<R: Read> RowReader<R> {
         let skip = |reason| RowResult::Skipped(SkippedRow { line, reason });
 
         if self.record.len() != self.header_len {
-            // The reader stands at the start of the next row, so a row that ends more than one
+            // The reader is at the start of the next row, so a row that ends more than one
             // line after it began swallowed the following lines inside an unclosed quote.
             let next_line = self.reader.position().line();
             let last_line = (next_line > line + 1).then(|| next_line - 1);

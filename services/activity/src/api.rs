@@ -22,7 +22,7 @@ use crate::events::{self, Applied, EventError};
 use crate::store::{self, activity, lead};
 use crate::DOMAIN;
 
-/// Most records in one `ImportRecords` call.
+/// Maximum number of records in one `ImportRecords` call.
 pub const MAX_IMPORT_RECORDS: usize = 1000;
 
 /// Handlers of `leadflow.activity.v1.ActivityService`.

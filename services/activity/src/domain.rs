@@ -14,13 +14,13 @@ use uuid::Uuid;
 pub const MAX_FUTURE_SKEW: Duration = Duration::hours(24);
 /// Most properties on one activity.
 pub const MAX_PROPERTIES: usize = 32;
-/// Longest property or attribute key, in characters.
+/// Maximum length of a property or attribute key, in characters.
 pub const MAX_KEY_LEN: usize = 64;
-/// Longest property or attribute value, in characters.
+/// Maximum length of a property or attribute value, in characters.
 pub const MAX_VALUE_LEN: usize = 2048;
-/// Longest e-mail address (RFC 5321 path limit).
+/// Maximum length of an e-mail address (the RFC 5321 path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
-/// Longest external id, source, campaign or idempotency key.
+/// Maximum length of an external id, source, campaign or idempotency key.
 pub const MAX_TEXT_LEN: usize = 256;
 
 /// A lead reference after validation.

@@ -345,22 +345,35 @@ impl QualificationApi {
         .await
     }
 
+    /// Validates the fields that RejectLead and RecycleLead share: the lead id, a reason from
+    /// the configured list with its note, and the actor.
+    async fn validate_recycling(
+        &self,
+        lead_id: &str,
+        reason: &str,
+        note: &str,
+        actor: &str,
+    ) -> ApiResult<(Uuid, String, String, String)> {
+        let settings = settings::load(&self.db).await?;
+        let mut violations = Vec::new();
+        let lead_id = domain::parse_lead_id(lead_id, &mut violations);
+        let (reason, note) = domain::validate_rejection(reason, note, &settings.rejection_reasons, &mut violations);
+        let actor = domain::parse_actor(actor, &mut violations);
+        reject_if_invalid(violations)?;
+        let Some(lead_id) = lead_id else {
+            return Err(ApiError::internal("validated lead id missing"));
+        };
+        Ok((lead_id, reason, note, actor))
+    }
+
     async fn do_reject(
         &self,
         ctx: &CallContext,
         now: DateTime<Utc>,
         request: RejectLeadRequest,
     ) -> ApiResult<RejectLeadResponse> {
-        let settings = settings::load(&self.db).await?;
-        let mut violations = Vec::new();
-        let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
-        let (reason, note) =
-            domain::validate_rejection(&request.reason, &request.note, &settings.rejection_reasons, &mut violations);
-        let actor = domain::parse_actor(&request.actor, &mut violations);
-        reject_if_invalid(violations)?;
-        let Some(lead_id) = lead_id else {
-            return Err(ApiError::internal("validated lead id missing"));
-        };
+        let (lead_id, reason, note, actor) =
+            self.validate_recycling(&request.lead_id, &request.reason, &request.note, &request.actor).await?;
 
         let key = RequestKey::new(
             "leadflow.qualification.v1.QualificationService/RejectLead",
@@ -380,16 +393,8 @@ impl QualificationApi {
         now: DateTime<Utc>,
         request: RecycleLeadRequest,
     ) -> ApiResult<RecycleLeadResponse> {
-        let settings = settings::load(&self.db).await?;
-        let mut violations = Vec::new();
-        let lead_id = domain::parse_lead_id(&request.lead_id, &mut violations);
-        let (reason, note) =
-            domain::validate_rejection(&request.reason, &request.note, &settings.rejection_reasons, &mut violations);
-        let actor = domain::parse_actor(&request.actor, &mut violations);
-        reject_if_invalid(violations)?;
-        let Some(lead_id) = lead_id else {
-            return Err(ApiError::internal("validated lead id missing"));
-        };
+        let (lead_id, reason, note, actor) =
+            self.validate_recycling(&request.lead_id, &request.reason, &request.note, &request.actor).await?;
 
         let key = RequestKey::new(
             "leadflow.qualification.v1.QualificationService/RecycleLead",

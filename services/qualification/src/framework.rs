@@ -16,7 +16,7 @@ use crate::settings::BANT;
 pub struct Acceptance {
     /// The BANT check, set when the framework is BANT; parts that were missing are empty.
     pub bant: Option<ValidBant>,
-    /// Answers of another framework, trimmed, without empty ones.
+    /// Field values of another framework, trimmed, without empty ones.
     pub answers: BTreeMap<String, String>,
     /// The override reason when missing fields were accepted because of it; empty otherwise.
     pub override_reason: String,

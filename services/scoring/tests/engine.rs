@@ -1,4 +1,4 @@
-//! Scoring engine cases with known answers, run against real SQLite files and, when
+//! Scoring engine cases with known results, run against real SQLite files and, when
 //! configured, real PostgreSQL databases. Events are applied directly to the engine with
 //! chosen `occurred_at` and processing instants, so decay can be checked over days.
 

@@ -2,7 +2,7 @@
 //! `postgres://…` (production).
 //!
 //! SQLite runs in WAL mode with `synchronous = FULL`, so a committed transaction survives a
-//! crash. The pool holds one connection, which serialises every statement of the process;
+//! crash. The pool has one connection, which serialises every statement of the process;
 //! concurrent requests queue for it instead of failing with "database is locked".
 
 use std::str::FromStr;
@@ -130,7 +130,7 @@ pub fn is_postgres_connection_state(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
-/// Returns true for SQLite result codes that mean another connection holds the database:
+/// Returns true for SQLite result codes that mean another connection has locked the database:
 /// SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes. Within one process the
 /// pool serialises all statements, so these come from another process on the same file, and
 /// a retry can succeed once it lets go.

@@ -1,4 +1,4 @@
-//! Building blocks shared by the three Leadflow services. Nothing here knows about leads,
+//! Building blocks shared by the three Leadflow services. Nothing here depends on leads,
 //! scores or queues: each module is one concern of running a gRPC service on its own
 //! database.
 //!
@@ -31,7 +31,7 @@ pub mod time;
 pub use errors::{ApiError, ApiResult, CallContext, Lang};
 
 /// Runs `operation` up to three times while it fails with ABORTED, the code of a concurrent
-/// insert of the same key; the retry then finds the row the other request stored.
+/// insert of the same key. The retry then finds the row that the other request stored.
 pub async fn retry_on_conflict<T, F, Fut>(mut operation: F) -> ApiResult<T>
 where
     F: FnMut() -> Fut,

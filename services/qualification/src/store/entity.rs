@@ -87,7 +87,7 @@ pub mod qualification {
         pub first_touch_due_time: Option<DateTimeUtc>,
         /// Override reason of the last acceptance, empty when it passed the framework check.
         pub override_reason: String,
-        /// Answers of a non-BANT framework as a JSON object of strings; none before.
+        /// Field values of a non-BANT framework as a JSON object of strings; none before acceptance.
         pub answers: Option<Json>,
         /// Lead attributes of the last MQL event as a JSON object of strings.
         pub attributes: Option<Json>,
@@ -131,7 +131,7 @@ pub mod transition {
         pub reason: String,
         /// Time of the change.
         pub change_time: DateTimeUtc,
-        /// Who made the change; empty for changes stored before actors were recorded.
+        /// Author of the change; empty for changes stored before actors were recorded.
         pub actor: String,
     }
 

@@ -69,7 +69,7 @@ pub async fn update_qualification<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Which assignments `list_queue` lists.
+/// Assignment filter of `list_queue`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RepFilter {
     /// Every lead.

@@ -70,7 +70,7 @@ pub struct BreakdownRow {
     pub won_count: i64,
 }
 
-/// Which column a breakdown groups by.
+/// Column a breakdown groups by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakdownBy {
     /// `funnel_lead.source`.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::model::{DecayPolicy, Filter, FitRule, Limit, Model, Rule};
 
-/// What the engine knows of one activity.
+/// Facts of one activity that the engine evaluates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivityFact {
     /// Activity id.
@@ -25,7 +25,7 @@ pub struct ActivityFact {
     pub properties: BTreeMap<String, String>,
 }
 
-/// Why an activity counts or not.
+/// Reason an activity counts or not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// A rule matched and counted the activity.
@@ -34,7 +34,7 @@ pub enum Verdict {
     NoRule,
     /// Rules score this type, but none of their filters matched.
     FilterNotMatched,
-    /// A rule matched, but its limit was already used; the detail says by what.
+    /// A rule matched, but its limit was already used. The detail names the activity that used it.
     LimitReached(String),
 }
 

@@ -30,7 +30,7 @@ pub struct Model {
     pub decay: DecayPolicy,
     /// MQL threshold on the total, in whole points.
     pub threshold: i64,
-    /// Least fit an MQL needs; 0 means none.
+    /// Minimum fit an MQL needs; 0 means none.
     pub min_fit: i64,
     /// Lowest total, when set.
     pub floor: Option<i64>,
@@ -112,7 +112,7 @@ pub struct FitRule {
     pub attribute: String,
     /// Accepted values, trimmed and lower-cased; empty accepts any value the range accepts.
     pub equals_any: Vec<String>,
-    /// Least integer value.
+    /// Minimum integer value.
     pub min_value: Option<i64>,
     /// Largest integer value.
     pub max_value: Option<i64>,

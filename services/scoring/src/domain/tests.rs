@@ -1,4 +1,4 @@
-//! Evaluation and validation cases with known answers.
+//! Evaluation and validation cases with known results.
 
 use std::collections::BTreeMap;
 

@@ -2,9 +2,9 @@
 //! per change against what its score already holds, and hand it to sales when it crosses the
 //! threshold.
 //!
-//! The stored score always equals the sum of the lead's ledger, because every entry carries
-//! exactly the difference between the points credited before and the points the evaluation
-//! gives now: for each activity, for the fit score and for the floor.
+//! The stored score always equals the sum of the lead's ledger. Every entry carries exactly the
+//! difference between the points credited before and the points the evaluation gives now, for
+//! each activity, for the fit score and for the floor.
 
 use std::collections::BTreeMap;
 
