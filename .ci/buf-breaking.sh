@@ -84,7 +84,7 @@ expect_breaking "internal RPC deletion" leadflow/activity/v1/activity.proto \
     '/rpc DeliverQualificationEvents\(/d' \
     'Previously present RPC "DeliverQualificationEvents" on service "ActivityEventsService" was deleted'
 expect_breaking "event field renumbering" leadflow/events/v1/events.proto \
-    's/ActivityRecorded activity_recorded = 11;/ActivityRecorded activity_recorded = 13;/' \
+    's/ActivityRecorded activity_recorded = 11;/ActivityRecorded activity_recorded = 14;/' \
     'Previously present field "11" with name "activity_recorded" on message "ActivityEvent" was deleted'
 
 echo
