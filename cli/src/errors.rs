@@ -4,7 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use leadflow_kit::auth::BearerToken;
+use leadflow_kit::auth::tls::ClientTlsFiles;
+use tonic::service::interceptor::InterceptedService;
 use tonic_types::StatusExt;
 
 use crate::i18n::{Lang, Text};
@@ -126,17 +128,46 @@ impl Service {
 /// Time allowed for opening a connection to a local service.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens a channel to `service` at `address`. A refused connection becomes the
-/// [`Text::Unreachable`] error, whose message names `leadflow up`.
-pub async fn connect(service: Service, address: &str) -> Result<Channel, CliError> {
-    let endpoint = Endpoint::from_shared(address.to_owned()).map_err(|error| {
+/// A channel whose calls carry the `--token` bearer token, when one is given.
+pub type ClientChannel = leadflow_kit::auth::TokenChannel;
+
+/// The bearer token and TLS files that every connection of the client uses.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    /// Bearer token sent on every call.
+    pub token: Option<String>,
+    /// CA and optional client certificate; plain HTTP/2 without a CA.
+    pub tls: ClientTlsFiles,
+}
+
+/// Wraps a channel so that its calls carry no token, for callers that built the channel
+/// themselves.
+pub fn without_token(channel: tonic::transport::Channel) -> ClientChannel {
+    InterceptedService::new(channel, BearerToken::default())
+}
+
+/// Opens a channel to `service` at `address` with the token and TLS of `options`. A refused
+/// connection becomes the [`Text::Unreachable`] error, whose message names `leadflow up`.
+pub async fn connect(service: Service, address: &str, options: &ConnectOptions) -> Result<ClientChannel, CliError> {
+    let setup_error = |error: anyhow::Error| {
+        CliError::new(Text::ConnectFailed)
+            .arg("service", service.name())
+            .arg("address", address)
+            .arg("error", format!("{error:#}"))
+    };
+    let tls = options.tls.load().map_err(setup_error)?;
+    let token = match &options.token {
+        Some(token) => BearerToken::new(token).map_err(setup_error)?,
+        None => BearerToken::default(),
+    };
+    let endpoint = leadflow_kit::auth::client::endpoint(address, "address", tls.as_ref()).map_err(|error| {
         CliError::new(Text::InvalidAddress)
             .arg("address", address)
             .arg("service", service.name())
-            .arg("error", error)
+            .arg("error", format!("{error:#}"))
     })?;
 
-    endpoint.connect_timeout(CONNECT_TIMEOUT).connect().await.map_err(|error| {
+    let channel = endpoint.connect_timeout(CONNECT_TIMEOUT).connect().await.map_err(|error| {
         if is_connection_refused(&error) {
             CliError::new(Text::Unreachable).arg("service", service.name()).arg("address", address)
         } else {
@@ -145,7 +176,8 @@ pub async fn connect(service: Service, address: &str) -> Result<Channel, CliErro
                 .arg("address", address)
                 .arg("error", error_chain(&error))
         }
-    })
+    })?;
+    Ok(InterceptedService::new(channel, token))
 }
 
 /// Returns true when any cause of `error` is an I/O error of kind `ConnectionRefused`.
