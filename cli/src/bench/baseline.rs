@@ -1,0 +1,358 @@
+//! Baselines measured in the same run as the suite: what the gRPC stack and the database can
+//! do on this machine without Leadflow's own work.
+//!
+//! - A no-op `TrackActivity` server: tonic with the same messages, answering at once.
+//! - `grpc.health.v1.Health/Check` through Leadflow's server layers and through a bare tonic
+//!   server, to price the layers alone.
+//! - The database's insert rate for a row shaped like an activity, one row per transaction
+//!   and 100 rows per transaction: `pgbench` with a custom script on PostgreSQL, sqlx on a
+//!   SQLite file with the services' settings (WAL, `synchronous = FULL`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use leadflow_proto::activity::{Activity, TrackActivityRequest, TrackActivityResponse};
+use serde::Serialize;
+use sqlx::Connection;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+
+use crate::errors::CliError;
+use crate::i18n::Text;
+
+/// Rows per transaction of the batched insert baseline.
+pub const BATCH_ROWS: u64 = 100;
+
+/// A server that runs until the returned handle is dropped.
+pub struct RunningServer {
+    /// Address it listens on.
+    pub address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl RunningServer {
+    /// Returns the URL of the server.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Path of the method the no-op server answers.
+const TRACK_PATH: &str = "/leadflow.activity.v1.ActivityService/TrackActivity";
+
+/// `leadflow.activity.v1.ActivityService` with `TrackActivity` answered at once by an
+/// activity built from the request, so the response has the size of a real one; every
+/// other method is UNIMPLEMENTED.
+#[derive(Clone)]
+struct NoopActivityService;
+
+impl NamedService for NoopActivityService {
+    const NAME: &'static str = "leadflow.activity.v1.ActivityService";
+}
+
+type HttpFuture = Pin<Box<dyn Future<Output = Result<http::Response<tonic::body::Body>, Infallible>> + Send>>;
+
+impl tower::Service<http::Request<tonic::body::Body>> for NoopActivityService {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = HttpFuture;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(async move {
+            if request.uri().path() != TRACK_PATH {
+                return Ok(tonic::Status::unimplemented("the no-op server answers only TrackActivity").into_http());
+            }
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<TrackActivityResponse, TrackActivityRequest>::default());
+            Ok(grpc.unary(EchoTrack, request).await)
+        })
+    }
+}
+
+/// The `TrackActivity` handler of the no-op server.
+struct EchoTrack;
+
+impl tonic::server::UnaryService<TrackActivityRequest> for EchoTrack {
+    type Response = TrackActivityResponse;
+    type Future = std::future::Ready<Result<tonic::Response<TrackActivityResponse>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<TrackActivityRequest>) -> Self::Future {
+        let request = request.into_inner();
+        let now = std::time::SystemTime::now();
+        let activity = Activity {
+            activity_id: uuid::Uuid::now_v7().to_string(),
+            lead_id: uuid::Uuid::now_v7().to_string(),
+            r#type: request.r#type,
+            occurred_at: request.occurred_at.or(Some(now.into())),
+            properties: request.properties,
+            idempotency_key: request.idempotency_key,
+            record_time: Some(now.into()),
+        };
+        std::future::ready(Ok(tonic::Response::new(TrackActivityResponse { activity: Some(activity), created: true, ..TrackActivityResponse::default() })))
+    }
+}
+
+async fn listen() -> anyhow::Result<TcpListener> {
+    let address = SocketAddr::from(([127, 0, 0, 1], 0));
+    TcpListener::bind(address)
+        .await
+        .map_err(|error| CliError::new(Text::BindFailed).arg("address", address).arg("service", "bench").arg("error", error).into())
+}
+
+/// Starts the no-op `TrackActivity` server on a bare tonic server.
+pub async fn start_noop_track() -> anyhow::Result<RunningServer> {
+    let listener = listen().await?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel();
+    let incoming = tokio_stream_of(listener);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(Routes::new(NoopActivityService))
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            }),
+    );
+    Ok(RunningServer { address, stop: Some(stop) })
+}
+
+/// Starts a bare tonic server with only the health service, reporting SERVING.
+pub async fn start_bare_health() -> anyhow::Result<RunningServer> {
+    let listener = listen().await?;
+    let address = listener.local_addr()?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", ServingStatus::Serving).await;
+    let (stop, stopped) = oneshot::channel();
+    let incoming = tokio_stream_of(listener);
+    tokio::spawn(async move {
+        let _reporter = reporter;
+        tonic::transport::Server::builder()
+            .add_routes(Routes::new(health))
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningServer { address, stop: Some(stop) })
+}
+
+/// Starts the health service behind every layer of a Leadflow server (deadline, readiness
+/// gate, authentication, limits, faults), with the gate open and authentication off. The
+/// per-caller rate limit is raised out of the load's reach; the limit layer still runs.
+pub async fn start_layered_health() -> anyhow::Result<RunningServer> {
+    let listener = listen().await?;
+    let address = listener.local_addr()?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", ServingStatus::Serving).await;
+    let gate = leadflow_kit::server::Gate::new();
+    gate.open();
+    let mut security = leadflow_kit::auth::ServerSecurity::open(&[]);
+    security.limits.rate_per_second = UNLIMITED_RATE;
+    security.limits.rate_burst = UNLIMITED_RATE;
+    security.limits.max_concurrent_calls = UNLIMITED_RATE;
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _reporter = reporter;
+        leadflow_kit::server::serve(
+            listener,
+            Routes::new(health),
+            gate,
+            "bench.leadflow",
+            security,
+            async {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(1),
+        )
+        .await
+    });
+    Ok(RunningServer { address, stop: Some(stop) })
+}
+
+/// A per-caller rate and concurrency limit that no benchmark phase reaches.
+pub const UNLIMITED_RATE: u32 = 1_000_000;
+
+fn tokio_stream_of(listener: TcpListener) -> tokio_stream::wrappers::TcpListenerStream {
+    tokio_stream::wrappers::TcpListenerStream::new(listener)
+}
+
+/// Insert rates of the database itself, in rows per second.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DatabaseBaseline {
+    /// Tool that measured: `pgbench` or `sqlx`.
+    pub tool: String,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Rows per second with one row per transaction.
+    pub single_row_per_second: f64,
+    /// Rows per second with [`BATCH_ROWS`] rows per transaction.
+    pub batch_rows_per_second: f64,
+}
+
+/// The table both database baselines insert into: the columns of an activity row, with its
+/// unique idempotency key and lead index.
+const TABLE_SQL: &str = "CREATE TABLE bench_activity (
+    id TEXT PRIMARY KEY,
+    lead_id TEXT NOT NULL,
+    activity_type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    record_time TEXT NOT NULL
+)";
+const INDEX_SQL: &str = "CREATE INDEX bench_activity_lead ON bench_activity (lead_id, occurred_at, id)";
+
+/// Measures single-row and batched inserts into a SQLite file in `folder` with the services'
+/// settings and one connection, each for `duration`.
+pub async fn sqlite_inserts(folder: &Path, duration: Duration) -> anyhow::Result<DatabaseBaseline> {
+    let path = folder.join("baseline.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+    let mut connection = sqlx::SqliteConnection::connect_with(&options).await?;
+    sqlx::query(TABLE_SQL).execute(&mut connection).await?;
+    sqlx::query(INDEX_SQL).execute(&mut connection).await?;
+
+    let mut next: u64 = 0;
+    let single = timed_rows(duration, async || {
+        insert_rows(&mut connection, &mut next, 1).await?;
+        Ok(1)
+    })
+    .await?;
+    let batched = timed_rows(duration, async || {
+        insert_rows(&mut connection, &mut next, BATCH_ROWS).await?;
+        Ok(BATCH_ROWS)
+    })
+    .await?;
+
+    Ok(DatabaseBaseline { tool: "sqlx".to_owned(), clients: 1, single_row_per_second: single, batch_rows_per_second: batched })
+}
+
+async fn timed_rows(duration: Duration, mut step: impl AsyncFnMut() -> anyhow::Result<u64>) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut rows = 0;
+    while start.elapsed() < duration {
+        rows += step().await?;
+    }
+    Ok(rows as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn insert_rows(connection: &mut sqlx::SqliteConnection, next: &mut u64, rows: u64) -> anyhow::Result<()> {
+    let mut txn = connection.begin().await?;
+    for _ in 0..rows {
+        *next += 1;
+        let now = chrono::Utc::now().to_rfc3339();
+        sqlx::query("INSERT INTO bench_activity VALUES (?, ?, 'page_view', ?, '{\"url\":\"/pricing\"}', ?, ?)")
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&now)
+            .bind(format!("bench-{next}"))
+            .bind(&now)
+            .execute(&mut *txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Measures single-row and batched inserts with `pgbench` at `clients` connections into a
+/// table of the database at `database_url`, each for `duration` (whole seconds, at least 1).
+pub async fn pgbench_inserts(
+    database_url: &str,
+    folder: &Path,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<DatabaseBaseline> {
+    let mut connection = sqlx::PgConnection::connect(database_url).await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_activity").execute(&mut connection).await?;
+    sqlx::query(TABLE_SQL).execute(&mut connection).await?;
+    sqlx::query(INDEX_SQL).execute(&mut connection).await?;
+    connection.close().await?;
+
+    // One statement per transaction, as the services' transactions are; pgbench runs each
+    // script line as its own transaction outside an explicit block.
+    let single = "INSERT INTO bench_activity VALUES (gen_random_uuid()::text, gen_random_uuid()::text, 'page_view', now()::text, '{\"url\":\"/pricing\"}', gen_random_uuid()::text, now()::text);\n";
+    let batch = format!(
+        "INSERT INTO bench_activity SELECT gen_random_uuid()::text, gen_random_uuid()::text, 'page_view', now()::text, '{{\"url\":\"/pricing\"}}', gen_random_uuid()::text, now()::text FROM generate_series(1, {BATCH_ROWS});\n"
+    );
+    let seconds = duration.as_secs().max(1);
+    let single_tps = run_pgbench(database_url, folder, "single.sql", single, clients, seconds).await?;
+    let batch_tps = run_pgbench(database_url, folder, "batch.sql", &batch, clients, seconds).await?;
+
+    Ok(DatabaseBaseline {
+        tool: "pgbench".to_owned(),
+        clients,
+        single_row_per_second: single_tps,
+        batch_rows_per_second: batch_tps * BATCH_ROWS as f64,
+    })
+}
+
+async fn run_pgbench(
+    database_url: &str,
+    folder: &Path,
+    name: &str,
+    script: &str,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<f64> {
+    let path = folder.join(name);
+    std::fs::write(&path, script)?;
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1).min(clients.max(1));
+    let output = tokio::process::Command::new("pgbench")
+        .args(["--no-vacuum", "--client", &clients.to_string(), "--jobs", &threads.to_string()])
+        .args(["--time", &seconds.to_string(), "--file"])
+        .arg(&path)
+        .arg(database_url)
+        .output()
+        .await
+        .map_err(|error| CliError::new(Text::BenchToolFailed).arg("tool", "pgbench").arg("error", error))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(CliError::new(Text::BenchToolFailed).arg("tool", "pgbench").arg("error", stderr.trim()).into());
+    }
+    parse_pgbench_tps(&stdout)
+        .ok_or_else(|| CliError::new(Text::BenchToolFailed).arg("tool", "pgbench").arg("error", "no tps line in its output").into())
+}
+
+/// Reads the transactions per second from pgbench's `tps = N (without initial connection
+/// time)` line.
+pub fn parse_pgbench_tps(output: &str) -> Option<f64> {
+    output
+        .lines()
+        .filter(|line| line.trim_start().starts_with("tps = "))
+        .find(|line| !line.contains("including"))
+        .and_then(|line| line.trim_start().strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgbench_tps_is_read() {
+        let output = "number of failed transactions: 0 (0.000%)\nlatency average = 3.1 ms\ninitial connection time = 40.2 ms\ntps = 20412.123456 (without initial connection time)\n";
+        assert_eq!(parse_pgbench_tps(output), Some(20412.123456));
+        assert_eq!(parse_pgbench_tps("nothing"), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! Concurrent TrackActivity calls share transactions (group commit): a call that fails is
+//! rolled back alone and gets its own error, and the calls beside it are stored.
+
+use leadflow_kit::errors::Reason;
+use leadflow_proto::activity::{LeadKey, ListActivitiesRequest, TrackActivityRequest, UpsertLeadRequest, lead_key};
+use leadflow_proto::types::ActivityType;
+use leadflow_tests::{Suite, on_every_backend, query_count};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+const CALLS: usize = 120;
+
+fn by_id(lead_id: &str) -> Option<LeadKey> {
+    Some(LeadKey { key: Some(lead_key::Key::LeadId(lead_id.to_owned())) })
+}
+
+/// What call `index` sends, and the outcome it must get.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// A new activity of the existing lead: stored.
+    Valid,
+    /// A lead id that no lead has: NOT_FOUND.
+    MissingLead,
+    /// An activity type of 0: INVALID_ARGUMENT before any database work.
+    InvalidType,
+    /// The same idempotency key as every other call of this kind: stored once.
+    SharedKey,
+}
+
+fn kind(index: usize) -> Kind {
+    match index % 4 {
+        0 => Kind::Valid,
+        1 => Kind::MissingLead,
+        2 => Kind::InvalidType,
+        _ => Kind::SharedKey,
+    }
+}
+
+async fn mixed_calls(mut suite: Suite) -> Suite {
+    let request = UpsertLeadRequest { email: "grup@example.ro".to_owned(), ..UpsertLeadRequest::default() };
+    let lead_id = suite.activity.upsert_lead(request).await.expect("lead").into_inner().lead.expect("lead").lead_id;
+    let missing = uuid::Uuid::now_v7().to_string();
+
+    let mut tasks = Vec::new();
+    for index in 0..CALLS {
+        let mut client = suite.activity.clone();
+        let (lead_id, missing) = (lead_id.clone(), missing.clone());
+        tasks.push(tokio::spawn(async move {
+            let request = match kind(index) {
+                Kind::Valid => TrackActivityRequest {
+                    lead: by_id(&lead_id),
+                    r#type: ActivityType::PageView as i32,
+                    idempotency_key: format!("valid-{index}"),
+                    ..TrackActivityRequest::default()
+                },
+                Kind::MissingLead => TrackActivityRequest {
+                    lead: by_id(&missing),
+                    r#type: ActivityType::PageView as i32,
+                    idempotency_key: format!("missing-{index}"),
+                    ..TrackActivityRequest::default()
+                },
+                Kind::InvalidType => TrackActivityRequest { lead: by_id(&lead_id), ..TrackActivityRequest::default() },
+                Kind::SharedKey => TrackActivityRequest {
+                    lead: by_id(&lead_id),
+                    r#type: ActivityType::DemoRequest as i32,
+                    idempotency_key: "shared-key".to_owned(),
+                    ..TrackActivityRequest::default()
+                },
+            };
+            (index, client.track_activity(request).await)
+        }));
+    }
+
+    let mut shared_ids = Vec::new();
+    let mut shared_created = 0;
+    for task in tasks {
+        let (index, result) = task.await.expect("client task");
+        match kind(index) {
+            Kind::Valid => {
+                let response = result.expect("valid call stored").into_inner();
+                assert!(response.created, "call {index} created its activity");
+            }
+            Kind::MissingLead => {
+                let status = result.expect_err("missing lead rejected");
+                assert_eq!(status.code(), Code::NotFound, "call {index}");
+                let reason = status.get_error_details().error_info().map(|info| info.reason.clone());
+                assert_eq!(reason.as_deref(), Some(Reason::LeadNotFound.as_str()), "call {index}");
+            }
+            Kind::InvalidType => {
+                let status = result.expect_err("invalid type rejected");
+                assert_eq!(status.code(), Code::InvalidArgument, "call {index}");
+            }
+            Kind::SharedKey => {
+                let response = result.expect("shared key answered").into_inner();
+                shared_created += usize::from(response.created);
+                shared_ids.push(response.activity.expect("activity").activity_id);
+            }
+        }
+    }
+
+    assert_eq!(shared_created, 1, "one call of the shared key created the activity");
+    shared_ids.dedup();
+    assert_eq!(shared_ids.len(), 1, "every call of the shared key returned the same activity");
+
+    let valid = (0..CALLS).filter(|index| kind(*index) == Kind::Valid).count();
+    let listed = ListActivitiesRequest { lead: by_id(&lead_id), page_size: 1000, page_token: String::new() };
+    let activities = suite.activity.list_activities(listed).await.expect("list").into_inner().activities;
+    assert_eq!(activities.len(), valid + 1, "valid calls and the shared key are stored, nothing else");
+
+    let stored = query_count(&suite.database_urls[0], "SELECT COUNT(*) FROM activity").await;
+    assert_eq!(stored, (valid + 1) as i64);
+    suite
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_calls_roll_back_alone() {
+    on_every_backend(mixed_calls).await;
+}
