@@ -21,6 +21,23 @@ pub struct Cli {
     #[arg(long, global = true, env = "LEADFLOW_QUALIFICATION_ADDR", default_value = "http://127.0.0.1:50053")]
     pub qualification_addr: String,
 
+    /// Bearer token sent on every call, for a suite with authentication on.
+    #[arg(long, global = true, env = "LEADFLOW_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// PEM file with the CA certificate that signs the services' certificates; the service
+    /// addresses must then start with https://.
+    #[arg(long, global = true, env = "LEADFLOW_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// PEM client certificate, for services that require mutual TLS; needs --tls-key.
+    #[arg(long, global = true, env = "LEADFLOW_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, global = true, env = "LEADFLOW_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Print results as JSON for scripts instead of text for people.
     #[arg(long, global = true, env = "LEADFLOW_JSON")]
     pub json: bool,
@@ -80,9 +97,45 @@ pub enum Command {
     Model(ModelCommand),
     /// Import leads, activities and outcomes from a CSV file described by a TOML mapping.
     Import(ImportArgs),
+    /// Print the SHA-256 hash of a token read from standard input, for auth.static_tokens.
+    TokenHash,
     /// Report how well model versions rank the leads whose outcome is known: ROC AUC,
     /// precision and recall of the MQL threshold, conversion by score decile and by source.
     Report(ReportArgs),
+    /// Measure the suite's throughput, latency, memory and start-up beside baselines taken in
+    /// the same run; starts its own services.
+    Bench(BenchArgs),
+    /// Show erasures of leads' personal data.
+    #[command(subcommand)]
+    Erasure(ErasureCommand),
+}
+
+/// Arguments of `leadflow bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Seconds each load phase runs; the whole run takes about nine times as long.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub duration: f64,
+
+    /// Concurrent callers of the unary phases, and clients of pgbench.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+
+    /// PostgreSQL server to run on, for example postgres://postgres@127.0.0.1:5432/postgres;
+    /// the benchmark creates its own databases there and drops them at the end. Without it
+    /// the services run on SQLite files in a temporary folder.
+    #[arg(long)]
+    pub database_url: Option<String>,
+
+    /// TrackActivity calls per second offered while propagation is measured; defaults to
+    /// half the unary rate measured before.
+    #[arg(long, value_name = "CALLS_PER_SECOND")]
+    pub propagation_rate: Option<f64>,
+
+    /// Folder of the leadflow-activity, leadflow-scoring and leadflow-qualification
+    /// binaries; defaults to the folder of this executable.
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
 }
 
 /// Arguments of `leadflow up`.
@@ -130,7 +183,7 @@ pub struct LeadKeyArgs {
 #[derive(Debug, Args)]
 pub struct TrackArgs {
     #[command(flatten)]
-    pub key: LeadKeyArgs,
+    pub key: crate::commands::identity::TrackKeyArgs,
 
     /// Activity type, for example page-view or demo-request.
     #[arg(long = "type", value_name = "TYPE")]
@@ -191,6 +244,15 @@ pub enum LeadCommand {
     Changes(LeadChangesArgs),
     /// Create a lead or update the lead with the same e-mail address or external id.
     Upsert(UpsertArgs),
+    /// Erase a lead's personal data in all three services (GDPR right to erasure) and wait
+    /// for the confirmations of scoring and qualification.
+    Erase(EraseArgs),
+    /// Merge a duplicate lead into the lead that survives; repeating it changes nothing.
+    Merge(crate::commands::identity::MergeArgs),
+    /// Set a lead's do-not-track and do-not-contact flags.
+    Consent(crate::commands::identity::ConsentArgs),
+    /// Join an anonymous visitor id to the lead with an e-mail address, as a form does.
+    Identify(crate::commands::identity::IdentifyArgs),
 }
 
 /// Arguments of `leadflow lead show`.
@@ -238,6 +300,39 @@ pub struct UpsertArgs {
     /// Profile attribute as KEY=VALUE; repeat for more. An empty value removes the attribute.
     #[arg(long = "attribute", value_name = "KEY=VALUE")]
     pub attributes: Vec<String>,
+}
+
+/// Arguments of `leadflow lead erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    #[command(flatten)]
+    pub key: LeadKeyArgs,
+
+    /// Idempotency key of the call (a UUID), so a retried command erases only once.
+    #[arg(long)]
+    pub request_id: Option<String>,
+
+    /// Seconds to wait for the confirmations of scoring and qualification; 0 returns at once.
+    #[arg(long, default_value_t = 60)]
+    pub wait: u64,
+}
+
+/// Subcommands of `leadflow erasure`.
+#[derive(Debug, Subcommand)]
+pub enum ErasureCommand {
+    /// Show an erasure with the time each service erased the lead's data.
+    Show(ErasureShowArgs),
+}
+
+/// Arguments of `leadflow erasure show`.
+#[derive(Debug, Args)]
+pub struct ErasureShowArgs {
+    /// Id of the erasure, as printed by `leadflow lead erase`; with --lead, the lead id.
+    pub id: String,
+
+    /// Read ID as the id of the erased lead.
+    #[arg(long)]
+    pub lead: bool,
 }
 
 /// Arguments of `leadflow queue`.

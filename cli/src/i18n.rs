@@ -282,6 +282,8 @@ catalogue! {
     ReasonNoRule => "no rule", "nicio regulă";
     ReasonFilterNotMatched => "filter not matched", "filtrul nu se potrivește";
     ReasonLimitReached => "limit reached", "limită atinsă";
+    ReasonAnonymousNotScored => "recorded while anonymous; not scored by this model",
+        "înregistrată cât timp lead-ul era anonim; modelul nu o punctează";
     HeaderKind => "Kind", "Tip";
     HeaderBeforeAfter => "Before → after", "Înainte → după";
     HeaderEffectiveTime => "Effective time", "Momentul efectiv";
@@ -293,6 +295,26 @@ catalogue! {
     KindRescore => "rescore", "recalculare";
     KindMql => "became MQL", "a devenit MQL";
     KindFellBelow => "fell below threshold", "a scăzut sub prag";
+    KindMerged => "merged into another lead", "unit cu alt lead";
+    LabelVisitorIds => "Visitor ids", "Id-uri de vizitator";
+    LabelAnonymous => "Anonymous visitor", "Vizitator anonim";
+    LabelConsent => "Consent", "Consimțământ";
+    ConsentLine => "do not track: {track}; do not contact: {contact}", "fără urmărire: {track}; fără contactare: {contact}";
+    LabelDoNotContact => "Do not contact", "Nu contactați";
+    DoNotContactMark => "DO NOT CONTACT", "NU CONTACTAȚI";
+    HeaderContact => "Contact", "Contactare";
+    TrackNotTracked => "Lead {lead} asked not to be tracked; the activity was not stored.",
+        "Lead-ul {lead} a cerut să nu fie urmărit; activitatea nu a fost înregistrată.";
+    MergeDone => "Lead {merged} was merged into lead {survivor}; {count} activities moved.",
+        "Lead-ul {merged} a fost unit cu lead-ul {survivor}; {count} activități au fost mutate.";
+    MergeRepeated => "Lead {merged} was already merged into lead {survivor} ({count} activities moved then); nothing changed.",
+        "Lead-ul {merged} era deja unit cu lead-ul {survivor} ({count} activități mutate atunci); nu s-a schimbat nimic.";
+    ConsentChanged => "Consent of lead {lead} changed.", "Consimțământul lead-ului {lead} a fost modificat.";
+    ConsentUnchanged => "Consent of lead {lead} already had these values; nothing changed.",
+        "Consimțământul lead-ului {lead} avea deja aceste valori; nu s-a schimbat nimic.";
+    IdentifyAttached => "The visitor id now belongs to lead {lead}.", "Id-ul de vizitator aparține acum lead-ului {lead}.";
+    IdentifyMerged => "The visitor's anonymous lead {merged} joined lead {lead}; {count} activities moved with their original times.",
+        "Lead-ul anonim {merged} al vizitatorului a fost unit cu lead-ul {lead}; {count} activități au fost mutate cu momentele lor originale.";
     NoChanges => "No score changes.", "Nicio modificare de scor.";
     ChangesShown => "The last {count} of {total} changes, oldest first.",
         "Ultimele {count} din {total} modificări, de la cea mai veche.";
@@ -370,8 +392,75 @@ catalogue! {
     FitUnrounded => "ROC AUC of the unrounded regression on the held-out leads: {auc}",
         "ROC AUC al regresiei nerotunjite pe lead-urile rezervate pentru test: {auc}";
     FitFeaturesTitle => "Largest points ({count} of {total} features):", "Cele mai mari punctaje ({count} din {total} caracteristici):";
+
+    EraseStarted => "Personal data of lead {lead} erased in the activity service (erasure {id}).",
+        "Datele personale ale lead-ului {lead} au fost șterse în serviciul de activități (ștergerea {id}).";
+    EraseExisting => "Lead {lead} was already erased (erasure {id}); nothing changed.",
+        "Lead-ul {lead} a fost deja șters (ștergerea {id}); nu s-a schimbat nimic.";
+    EraseProgress => "Waiting for confirmations: scoring {scoring}, qualification {qualification} ({seconds} s)",
+        "Se așteaptă confirmările: scoring {scoring}, calificare {qualification} ({seconds} s)";
+    ErasureStillPending => "Not every service has confirmed yet; check again with `leadflow erasure show {id}`.",
+        "Nu toate serviciile au confirmat încă; verificați din nou cu `leadflow erasure show {id}`.";
+    ErasureConfirmedWord => "confirmed", "confirmat";
+    ErasureWaitingWord => "waiting", "în așteptare";
+    ErasureStatePending => "pending", "în curs";
+    ErasureStateCompleted => "completed", "finalizată";
+    LabelErasureId => "Erasure id", "Id ștergere";
+    LabelErasureState => "State", "Stare";
+    LabelActivityErased => "Erased in activity", "Ștearsă în activități";
+    LabelScoringErased => "Erased in scoring", "Ștearsă în scoring";
+    LabelQualificationErased => "Erased in qualification", "Ștearsă în calificare";
+    LabelErasureCompleted => "Completed", "Finalizată";
     FitNext => "Compare it with `leadflow report --version {version}`; publish it with `leadflow model publish --draft {version}`.",
         "Comparați-l cu `leadflow report --version {version}`; publicați-l cu `leadflow model publish --draft {version}`.";
+
+    BenchInvalidDuration => "invalid --duration {value}: give seconds above 0 and at most 3600",
+        "--duration {value} este invalid: dați un număr de secunde peste 0 și cel mult 3600";
+    BenchInvalidConcurrency => "invalid --concurrency {value}: use 1 to 10000",
+        "--concurrency {value} este invalid: folosiți o valoare între 1 și 10000";
+    BenchBinaryMissing => "service binary {path} not found; build it with `cargo build --release -p leadflow-activity -p leadflow-scoring -p leadflow-qualification` or pass --bin-dir",
+        "binarul de serviciu {path} nu există; construiți-l cu `cargo build --release -p leadflow-activity -p leadflow-scoring -p leadflow-qualification` sau dați --bin-dir";
+    BenchServiceFailed => "the {service} service did not start: {error}", "serviciul {service} nu a pornit: {error}";
+    BenchToolFailed => "{tool} failed: {error}", "{tool} a eșuat: {error}";
+    BenchPhaseDatabase => "Measuring the database's own insert rate…", "Se măsoară rata de inserare a bazei de date…";
+    BenchPhaseGrpc => "Measuring the no-op gRPC servers…", "Se măsoară serverele gRPC fără prelucrare…";
+    BenchPhaseStart => "Starting the three services…", "Se pornesc cele trei servicii…";
+    BenchPhaseUnary => "Measuring unary TrackActivity…", "Se măsoară TrackActivity unar…";
+    BenchPhaseImport => "Measuring bulk import…", "Se măsoară importul în bloc…";
+    BenchPhasePropagation => "Measuring propagation to the MQL queue…", "Se măsoară propagarea până la coada MQL…";
+    BenchMachine => "Machine: {cores} cores ({cpu}), {memory} MiB, Linux {kernel}; load average {before} before, {after} after",
+        "Mașina: {cores} nuclee ({cpu}), {memory} MiB, Linux {kernel}; încărcare medie {before} înainte, {after} după";
+    BenchSetup => "Database {database}, {concurrency} concurrent callers, {seconds} s per phase",
+        "Baza de date {database}, {concurrency} apelanți simultani, {seconds} s pe etapă";
+    BenchSectionThroughput => "Throughput", "Debit";
+    BenchUnary => "TrackActivity, unary", "TrackActivity, unar";
+    BenchImport => "ImportRecords, activities", "ImportRecords, activități";
+    BenchNoopTrack => "no-op TrackActivity server", "server TrackActivity fără prelucrare";
+    BenchHealthBare => "Health/Check, bare tonic", "Health/Check, tonic simplu";
+    BenchHealthLayered => "Health/Check, our layers", "Health/Check, straturile noastre";
+    BenchRate => "{rate}/s, p50 {p50} ms, p99 {p99} ms, p99.9 {p999} ms",
+        "{rate}/s, p50 {p50} ms, p99 {p99} ms, p99,9 {p999} ms";
+    BenchFailures => "failed: {failures}", "eșuate: {failures}";
+    BenchDatabaseRates => "database ({tool}, {clients} clients): {single} rows/s one per transaction, {batch} rows/s in 100-row transactions",
+        "baza de date ({tool}, {clients} clienți): {single} rânduri/s câte unul pe tranzacție, {batch} rânduri/s în tranzacții de 100";
+    BenchSectionPropagation => "Propagation", "Propagare";
+    BenchPropagationLoad => "offered {rate} calls/s; {arrived} of {probes} probes reached the queue",
+        "{rate} apeluri/s oferite; {arrived} din {probes} probe au ajuns în coadă";
+    BenchToScore => "tracked → score updated", "urmărit → scor actualizat";
+    BenchToQueue => "tracked → MQL in queue", "urmărit → MQL în coadă";
+    BenchLatency => "p50 {p50} ms, p99 {p99} ms, max {max} ms", "p50 {p50} ms, p99 {p99} ms, maxim {max} ms";
+    BenchSectionServices => "Services", "Servicii";
+    BenchServiceLine => "{service}: SERVING after {startup} ms; memory {idle} MiB idle, {load} MiB under load",
+        "{service}: SERVING după {startup} ms; memorie {idle} MiB în repaus, {load} MiB sub sarcină";
+    BenchSectionRatios => "Ratios", "Rapoarte";
+    BenchRatioUnaryDatabase => "unary ingest ÷ database single-row inserts", "ingestie unară ÷ inserări de câte un rând";
+    BenchRatioImportDatabase => "import ÷ database 100-row inserts", "import ÷ inserări de câte 100 de rânduri";
+    BenchRatioUnaryNoop => "unary ingest ÷ no-op gRPC server", "ingestie unară ÷ server gRPC fără prelucrare";
+    BenchRatioLayeredBare => "our layers ÷ bare tonic on Health/Check", "straturile noastre ÷ tonic simplu la Health/Check";
+    BenchSectionTargets => "Targets", "Ținte";
+    BenchMet => "met", "atinsă";
+    BenchNotMet => "not met", "neatinsă";
+    BenchFailedCalls => "Failed calls of the suite: {count}", "Apeluri eșuate ale suitei: {count}";
 }
 
 impl Text {

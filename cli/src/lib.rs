@@ -5,6 +5,7 @@
 
 pub mod activity_type;
 pub mod args;
+pub mod bench;
 pub mod commands;
 pub mod errors;
 pub mod format;
@@ -36,17 +37,19 @@ pub struct Context {
     pub scoring_addr: String,
     /// URL of the qualification service.
     pub qualification_addr: String,
+    /// Bearer token and TLS files of every connection.
+    pub connect: errors::ConnectOptions,
 }
 
 impl Context {
     /// Opens a channel to `service`.
-    pub async fn channel(&self, service: Service) -> Result<tonic::transport::Channel, errors::CliError> {
+    pub async fn channel(&self, service: Service) -> Result<errors::ClientChannel, errors::CliError> {
         let address = match service {
             Service::Activity => &self.activity_addr,
             Service::Scoring => &self.scoring_addr,
             Service::Qualification => &self.qualification_addr,
         };
-        errors::connect(service, address).await
+        errors::connect(service, address, &self.connect).await
     }
 }
 
@@ -79,6 +82,15 @@ pub fn main() -> ExitCode {
         activity_addr: cli.activity_addr.clone(),
         scoring_addr: cli.scoring_addr.clone(),
         qualification_addr: cli.qualification_addr.clone(),
+        connect: errors::ConnectOptions {
+            token: cli.token.clone(),
+            tls: leadflow_kit::auth::tls::ClientTlsFiles {
+                ca_file: cli.tls_ca.clone(),
+                cert_file: cli.tls_cert.clone(),
+                key_file: cli.tls_key.clone(),
+                server_name: None,
+            },
+        },
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -98,6 +110,20 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Reads a token from standard input and prints its SHA-256 hash, the form in which
+/// `auth.static_tokens` stores it. Surrounding whitespace, such as the newline of `echo`, is
+/// not part of the token.
+fn print_token_hash() -> anyhow::Result<()> {
+    let mut token = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut token)?;
+    let token = token.trim();
+    if token.is_empty() {
+        anyhow::bail!("no token on standard input; run `printf %s TOKEN | leadflow token-hash`");
+    }
+    println!("{}", leadflow_kit::auth::token_sha256(token));
+    Ok(())
+}
+
 async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => up::run(context, args).await,
@@ -105,6 +131,11 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
         Command::Lead(args::LeadCommand::Show(args)) => commands::lead::show(context, args).await,
         Command::Lead(args::LeadCommand::Changes(args)) => commands::lead::changes(context, args).await,
         Command::Lead(args::LeadCommand::Upsert(args)) => commands::lead::upsert(context, args).await,
+        Command::Lead(args::LeadCommand::Erase(args)) => commands::privacy::erase(context, args).await,
+        Command::Lead(args::LeadCommand::Merge(args)) => commands::identity::merge(context, args).await,
+        Command::Lead(args::LeadCommand::Consent(args)) => commands::identity::consent(context, args).await,
+        Command::Lead(args::LeadCommand::Identify(args)) => commands::identity::identify(context, args).await,
+        Command::Erasure(args::ErasureCommand::Show(args)) => commands::privacy::show(context, args).await,
         Command::Queue(args) => commands::sales::queue(context, args).await,
         Command::Work(args) => commands::sales::work(context, args).await,
         Command::Accept(args) => commands::sales::accept(context, args).await,
@@ -117,6 +148,8 @@ async fn run(context: &Context, command: Command) -> anyhow::Result<()> {
         Command::Settings(command) => commands::settings::run(context, command).await,
         Command::Model(command) => commands::model::run(context, command).await,
         Command::Import(args) => commands::import::run(context, args).await,
+        Command::TokenHash => print_token_hash(),
         Command::Report(args) => commands::report::report(context, args).await,
+        Command::Bench(args) => bench::run(context, args).await,
     }
 }

@@ -7,6 +7,7 @@
 //! mql_threshold = 60          # total score at which a lead becomes an MQL, at least 1
 //! min_fit_score = 10          # optional; least fit score an MQL needs, default 0
 //! score_floor = 0             # optional; lowest total, unset lets scores go negative
+//! exclude_anonymous_activity = false  # optional; true scores 0 for activity recorded while anonymous
 //!
 //! [decay]                     # optional; decay of rules that set none, default none
 //! half_life = "30d"           # or expire_after = "90d", or none = true
@@ -68,6 +69,9 @@ pub struct ModelFile {
     /// Lowest total score; `None` lets scores go negative.
     #[serde(default)]
     pub score_floor: Option<i64>,
+    /// True gives 0 points to activity recorded while the lead was an anonymous visitor.
+    #[serde(default)]
+    pub exclude_anonymous_activity: bool,
     /// Decay of the rules that set none.
     #[serde(default)]
     pub decay: Option<KeywordOrTable<DecayTable>>,
@@ -299,6 +303,7 @@ impl ModelFile {
             decay,
             min_fit_score: self.min_fit_score,
             score_floor: self.score_floor,
+            exclude_anonymous_activity: self.exclude_anonymous_activity,
             ..ScoringModel::default()
         })
     }

@@ -19,7 +19,7 @@ use sqlx::Connection;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 
 /// Environment variable with the PostgreSQL server URL for storage tests.
 pub const DATABASE_URL_VAR: &str = "LEADFLOW_TEST_DATABASE_URL";
@@ -66,6 +66,16 @@ where
     }
 }
 
+/// Changes to the settings a suite starts with, for tests of authentication, TLS and limits.
+#[derive(Default)]
+pub struct SuiteOptions {
+    /// Called with each service's index (0 activity, 1 scoring, 2 qualification) and its
+    /// settings before the service starts.
+    pub configure: Option<Box<dyn Fn(usize, &mut ServiceConfig)>>,
+    /// TLS of the suite's own channels. When set, the service URLs start with `https://`.
+    pub client_tls: Option<ClientTlsConfig>,
+}
+
 /// A running suite with a client per service.
 pub struct Suite {
     /// Backend the suite runs on.
@@ -85,6 +95,7 @@ pub struct Suite {
     configs: [ServiceConfig; 3],
     running: [Option<RunningService>; 3],
     created_databases: Vec<String>,
+    client_tls: Option<ClientTlsConfig>,
     _dir: tempfile::TempDir,
 }
 
@@ -92,6 +103,11 @@ impl Suite {
     /// Starts the three services on port 0 with fresh databases and waits until all report
     /// SERVING.
     pub async fn start(backend: Backend) -> Suite {
+        Suite::start_with(backend, SuiteOptions::default()).await
+    }
+
+    /// [`Suite::start`] with changed settings.
+    pub async fn start_with(backend: Backend, options: SuiteOptions) -> Suite {
         let dir = tempfile::tempdir().expect("temporary folder");
 
         let mut created_databases = Vec::new();
@@ -112,9 +128,10 @@ impl Suite {
 
         let listeners = [bind().await, bind().await, bind().await];
         let addresses = listeners.each_ref().map(|listener| listener.local_addr().expect("local address"));
-        let urls = addresses.map(|address| format!("http://{address}"));
+        let scheme = if options.client_tls.is_some() { "https" } else { "http" };
+        let urls = addresses.map(|address| format!("{scheme}://{address}"));
 
-        let configs: [ServiceConfig; 3] = std::array::from_fn(|index| ServiceConfig {
+        let mut configs: [ServiceConfig; 3] = std::array::from_fn(|index| ServiceConfig {
             listen: addresses[index],
             database_url: database_urls[index].clone(),
             activity_url: urls[0].clone(),
@@ -125,15 +142,18 @@ impl Suite {
             relay: RelaySettings { initial_backoff_ms: 20, max_backoff_ms: 500, ..RelaySettings::default() },
             ..ServiceConfig::default()
         });
+        if let Some(configure) = &options.configure {
+            for (index, config) in configs.iter_mut().enumerate() {
+                configure(index, config);
+            }
+        }
         let activity_faults = FaultInjection::enabled();
         let mut running = [None, None, None];
         for (index, listener) in listeners.into_iter().enumerate() {
             running[index] = Some(RunningService::spawn(index, configs[index].clone(), &activity_faults, listener));
         }
 
-        let channels = addresses.map(|address| {
-            Channel::from_shared(format!("http://{address}")).expect("endpoint").connect_lazy()
-        });
+        let channels = addresses.map(|address| channel_to(address, options.client_tls.as_ref()));
         for channel in &channels {
             wait_until_serving(channel.clone()).await;
         }
@@ -149,13 +169,14 @@ impl Suite {
             configs,
             running,
             created_databases,
+            client_tls: options.client_tls,
             _dir: dir,
         }
     }
 
     /// Returns a channel to service `index` (0 activity, 1 scoring, 2 qualification).
     pub fn channel(&self, index: usize) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addresses[index])).expect("endpoint").connect_lazy()
+        channel_to(self.addresses[index], self.client_tls.as_ref())
     }
 
     /// Returns the settings service `index` runs with.
@@ -227,6 +248,15 @@ impl RunningService {
         let result = result.expect("service stopped within 15 s").expect("service task joined");
         result.expect("service exited without error");
     }
+}
+
+/// Returns a lazy channel to `address`, over TLS when `tls` is given.
+fn channel_to(address: SocketAddr, tls: Option<&ClientTlsConfig>) -> Channel {
+    let endpoint = match tls {
+        Some(tls) => Channel::from_shared(format!("https://{address}")).expect("endpoint").tls_config(tls.clone()).expect("TLS"),
+        None => Channel::from_shared(format!("http://{address}")).expect("endpoint"),
+    };
+    endpoint.connect_lazy()
 }
 
 async fn bind() -> TcpListener {

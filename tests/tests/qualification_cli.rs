@@ -15,6 +15,7 @@ fn context(suite: &Suite, lang: Lang) -> Context {
         activity_addr: format!("http://{}", suite.addresses[0]),
         scoring_addr: format!("http://{}", suite.addresses[1]),
         qualification_addr: format!("http://{}", suite.addresses[2]),
+        connect: Default::default(),
     }
 }
 

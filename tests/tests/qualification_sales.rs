@@ -66,6 +66,7 @@ async fn new_lead(suite: &Suite, created: DateTime<Utc>, source: &str, campaign:
             source: source.to_owned(),
             campaign: campaign.to_owned(),
             lead_create_time: timestamp(created),
+            do_not_contact: false,
         }),
     );
     deliver(suite, created, event).await;
@@ -86,6 +87,7 @@ async fn became_mql(suite: &Suite, lead_id: &str, crossed: DateTime<Utc>) {
             crossed_at: timestamp(crossed),
             top_reasons: Vec::new(),
             attributes: [("country".to_owned(), "RO".to_owned())].into(),
+            do_not_contact: false,
         }),
     );
     deliver(suite, crossed, event).await;

@@ -319,6 +319,7 @@ fn activity_batch(lead_id: &str) -> DeliverActivityEventsRequest {
             r#type: activity_type as i32,
             occurred_at: Some(now),
             properties: Default::default(),
+            anonymous: false,
         })
     };
     DeliverActivityEventsRequest {
@@ -329,6 +330,7 @@ fn activity_batch(lead_id: &str) -> DeliverActivityEventsRequest {
                 campaign: String::new(),
                 attributes: Default::default(),
                 lead_create_time: Some(now),
+                ..LeadProfileChanged::default()
             })),
             event(recorded(ActivityType::PageView)),
             event(recorded(ActivityType::DemoRequest)),

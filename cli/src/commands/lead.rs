@@ -26,7 +26,7 @@ const ACTIVITIES_SHOWN: i32 = 50;
 /// Ledger entries read per ListScoreChanges call, the service's maximum page size.
 const CHANGES_PAGE_SIZE: i32 = 1000;
 
-async fn get_lead(activity: &mut ActivityServiceClient<tonic::transport::Channel>, key: &LeadKeyArgs, lang: Lang) -> Result<Lead, CliError> {
+async fn get_lead(activity: &mut ActivityServiceClient<crate::errors::ClientChannel>, key: &LeadKeyArgs, lang: Lang) -> Result<Lead, CliError> {
     Ok(activity
         .get_lead(request(GetLeadRequest { lead: Some(lead_key(key)) }, lang))
         .await
@@ -108,7 +108,15 @@ fn print_profile(lead: &Lead, lang: Lang) {
         (Text::LabelLifecycleStage, lifecycle_name(lead.lifecycle_stage, lang)),
         (Text::LabelCreated, timestamp(lead.create_time.as_ref())),
         (Text::LabelAttributes, attributes),
+        (Text::LabelConsent, super::identity::consent_line(lead, lang)),
     ];
+    let mut fields = fields.to_vec();
+    if !lead.visitor_ids.is_empty() {
+        fields.push((Text::LabelVisitorIds, lead.visitor_ids.join(", ")));
+    }
+    if lead.anonymous {
+        fields.push((Text::LabelAnonymous, Text::Yes.get(lang).to_owned()));
+    }
     print_fields(&fields, lang);
 }
 
@@ -126,6 +134,9 @@ fn print_score(score: Option<&LeadScore>, qualification: Option<&Qualification>,
     ];
     if let Some(qualification) = qualification {
         fields.push((Text::LabelMqlSince, timestamp(qualification.mql_time.as_ref())));
+        if qualification.do_not_contact {
+            fields.push((Text::LabelDoNotContact, Text::DoNotContactMark.get(lang).to_owned()));
+        }
     }
     if let Some(score) = score {
         fields.push((Text::LabelAsOf, timestamp(score.as_of.as_ref())));
@@ -159,6 +170,7 @@ fn reason_text(reason: &str, lang: Lang) -> String {
         "no_rule" => Text::ReasonNoRule,
         "filter_not_matched" => Text::ReasonFilterNotMatched,
         "limit_reached" => Text::ReasonLimitReached,
+        "anonymous_not_scored" => Text::ReasonAnonymousNotScored,
         other => return other.to_owned(),
     };
     text.get(lang).to_owned()
@@ -258,12 +270,17 @@ fn lead_json(
                 .map(|stage| stage.as_str_name().trim_start_matches("LIFECYCLE_STAGE_").to_ascii_lowercase())
                 .unwrap_or_default(),
             "create_time": timestamp_json(lead.create_time.as_ref()),
+            "anonymous": lead.anonymous,
+            "visitor_ids": lead.visitor_ids,
+            "do_not_track": lead.do_not_track,
+            "do_not_contact": lead.do_not_contact,
         },
         "score": score.map(score_json),
         "qualification": qualification.map(|qualification| json!({
             "state": state_code(qualification.state),
             "mql_score": qualification.mql_score,
             "mql_time": timestamp_json(qualification.mql_time.as_ref()),
+            "do_not_contact": qualification.do_not_contact,
         })),
         "activities": activities.iter().map(|activity| json!({
             "activity_id": activity.activity_id,
@@ -400,6 +417,7 @@ fn kind_text(kind: i32, lang: Lang) -> String {
         Ok(LedgerEntryKind::Rescore) => Text::KindRescore,
         Ok(LedgerEntryKind::Mql) => Text::KindMql,
         Ok(LedgerEntryKind::FellBelow) => Text::KindFellBelow,
+        Ok(LedgerEntryKind::Merged) => Text::KindMerged,
         Ok(LedgerEntryKind::Unspecified) | Err(_) => Text::Unknown,
     };
     text.get(lang).to_owned()
@@ -438,6 +456,8 @@ pub async fn upsert(context: &Context, args: UpsertArgs) -> anyhow::Result<()> {
         campaign: args.campaign.unwrap_or_default(),
         attributes,
         request_id: String::new(),
+        do_not_track: None,
+        do_not_contact: None,
     };
 
     let mut client = ActivityServiceClient::new(context.channel(Service::Activity).await?);

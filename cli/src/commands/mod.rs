@@ -2,9 +2,11 @@
 
 pub mod funnel;
 pub mod funnel_svg;
+pub mod identity;
 pub mod import;
 pub mod lead;
 pub mod model;
+pub mod privacy;
 pub mod report;
 pub mod reps;
 pub mod sales;

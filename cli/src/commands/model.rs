@@ -10,14 +10,13 @@ use leadflow_proto::scoring::{
     PublishScoringModelRequest, RuleFilter, ScoringModel, ValidateScoringModelRequest, decay,
 };
 use serde_json::json;
-use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use super::print_json;
 use crate::Context;
 use crate::activity_type::short_name_of;
 use crate::args::{ModelCommand, ModelPreviewArgs, ModelShowArgs, ModelSourceArgs};
-use crate::errors::{CliError, Service, request};
+use crate::errors::{CliError, ClientChannel, Service, request};
 use crate::format::{count, print_table, timestamp, timestamp_json};
 use crate::i18n::{Lang, Text};
 use crate::model_file::{self, format_duration};
@@ -39,7 +38,7 @@ pub async fn run(context: &Context, command: ModelCommand) -> anyhow::Result<()>
     }
 }
 
-async fn client(context: &Context) -> Result<ScoringServiceClient<Channel>, CliError> {
+async fn client(context: &Context) -> Result<ScoringServiceClient<ClientChannel>, CliError> {
     Ok(ScoringServiceClient::new(context.channel(Service::Scoring).await?))
 }
 
@@ -91,7 +90,7 @@ async fn show(context: &Context, args: ModelShowArgs) -> anyhow::Result<()> {
 
 /// Pages through the versions, newest first, until `version` turns up.
 async fn find_version(
-    client: &mut ScoringServiceClient<Channel>,
+    client: &mut ScoringServiceClient<ClientChannel>,
     model_id: &str,
     version: i32,
     lang: Lang,

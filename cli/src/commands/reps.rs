@@ -4,16 +4,15 @@
 use leadflow_proto::qualification::qualification_service_client::QualificationServiceClient;
 use leadflow_proto::qualification::{AssignLeadRequest, CreateRepRequest, ListRepsRequest, Rep, UpdateRepRequest};
 use serde_json::json;
-use tonic::transport::Channel;
 
 use super::print_json;
 use crate::Context;
 use crate::args::{AssignArgs, RepArgs, RepUpdateArgs, RepsCommand};
-use crate::errors::{CliError, Service, request};
+use crate::errors::{CliError, ClientChannel, Service, request};
 use crate::format::{count, print_table};
 use crate::i18n::Text;
 
-async fn client(context: &Context) -> Result<QualificationServiceClient<Channel>, CliError> {
+async fn client(context: &Context) -> Result<QualificationServiceClient<ClientChannel>, CliError> {
     Ok(QualificationServiceClient::new(context.channel(Service::Qualification).await?))
 }
 

@@ -8,19 +8,18 @@ use leadflow_proto::qualification::{
 };
 use leadflow_proto::types::{Outcome, QualificationState};
 use serde_json::json;
-use tonic::transport::Channel;
 
 use super::{parse_key_values, print_json, state_code, state_name};
 use crate::Context;
 use crate::args::{AcceptArgs, CloseArgs, LeadIdArgs, QueueArgs, RejectArgs, StateArg};
-use crate::errors::{CliError, Service, request};
+use crate::errors::{CliError, ClientChannel, Service, request};
 use crate::format::{print_table, timestamp, timestamp_json};
 use crate::i18n::Text;
 
 /// Largest page the service returns.
 const MAX_PAGE_SIZE: u32 = 1000;
 
-async fn client(context: &Context) -> Result<QualificationServiceClient<Channel>, CliError> {
+async fn client(context: &Context) -> Result<QualificationServiceClient<ClientChannel>, CliError> {
     Ok(QualificationServiceClient::new(context.channel(Service::Qualification).await?))
 }
 
@@ -38,7 +37,7 @@ fn state(value: StateArg) -> QualificationState {
 /// Reads up to `limit` entries of the queue, or of the overdue list with `--overdue`, page by
 /// page. Overdue entries carry their escalation time.
 async fn read_queue(
-    client: &mut QualificationServiceClient<Channel>,
+    client: &mut QualificationServiceClient<ClientChannel>,
     args: &QueueArgs,
     lang: crate::i18n::Lang,
 ) -> Result<(Vec<(Qualification, Option<prost_types::Timestamp>)>, bool), CliError> {
@@ -105,6 +104,7 @@ pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
                     "assigned_rep_id": entry.assigned_rep_id,
                     "first_touch_due_time": timestamp_json(entry.first_touch_due_time.as_ref()),
                     "escalate_time": timestamp_json(escalate_time.as_ref()),
+                    "do_not_contact": entry.do_not_contact,
                 })
             })
             .collect();
@@ -130,6 +130,7 @@ pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
                 timestamp(entry.mql_time.as_ref()),
                 rep,
                 timestamp(entry.first_touch_due_time.as_ref()),
+                if entry.do_not_contact { Text::DoNotContactMark.get(lang).to_owned() } else { String::new() },
             ]
         })
         .collect();
@@ -142,6 +143,7 @@ pub async fn queue(context: &Context, args: QueueArgs) -> anyhow::Result<()> {
             Text::HeaderMqlTime.get(lang),
             Text::HeaderRep.get(lang),
             Text::HeaderFirstTouchDue.get(lang),
+            Text::HeaderContact.get(lang),
         ],
         &rows,
     );

@@ -5,7 +5,7 @@ use leadflow_proto::activity::activity_service_client::ActivityServiceClient;
 use leadflow_proto::types::ActivityType;
 use serde_json::json;
 
-use super::{lead_key, parse_key_values, parse_time, print_json, to_timestamp};
+use super::{parse_key_values, parse_time, print_json, to_timestamp};
 use crate::Context;
 use crate::args::{ActivityTypeArg, TrackArgs};
 use crate::errors::{CliError, Service, request};
@@ -22,14 +22,16 @@ pub async fn run(context: &Context, args: TrackArgs) -> anyhow::Result<()> {
     }
     let occurred_at = args.occurred_at.as_deref().map(parse_time).transpose()?.map(to_timestamp);
 
+    let (lead, visitor_id) = args.key.to_key();
     let message = TrackActivityRequest {
-        lead: Some(lead_key(&args.key)),
+        lead: Some(lead),
         r#type: activity_type(args.kind) as i32,
         occurred_at,
         properties,
         idempotency_key: args.idempotency_key.unwrap_or_default(),
         create_lead: args.create_lead,
         request_id: String::new(),
+        visitor_id,
     };
 
     let mut client = ActivityServiceClient::new(context.channel(Service::Activity).await?);
@@ -43,9 +45,12 @@ pub async fn run(context: &Context, args: TrackArgs) -> anyhow::Result<()> {
     if context.json {
         print_json(&json!({
             "activity_id": activity.activity_id,
-            "lead_id": activity.lead_id,
+            "lead_id": response.lead_id,
             "created": response.created,
+            "do_not_track": response.do_not_track,
         }));
+    } else if response.do_not_track {
+        println!("{}", Text::TrackNotTracked.fill(context.lang, &[("lead", &response.lead_id)]));
     } else {
         let text = if response.created { Text::TrackStored } else { Text::TrackDuplicate };
         println!("{}", text.fill(context.lang, &[("id", &activity.activity_id), ("lead", &activity.lead_id)]));

@@ -13,9 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leadflow_proto::activity::activity_service_client::ActivityServiceClient;
 use leadflow_proto::activity::{ImportRecord, ImportRecordsRequest};
 use serde::Serialize;
-use tonic::transport::Channel;
 
-use crate::errors::{CliError, request};
+use crate::errors::{CliError, ClientChannel, request};
 use crate::i18n::{Lang, Text};
 pub use mapping::Mapping;
 use rows::{HeaderError, RowReader, RowResult, SkippedRow, UnmappedValue};
@@ -121,7 +120,7 @@ pub fn check_batch_size(batch_size: usize) -> Result<(), CliError> {
 /// returned only when the file or its header cannot be read, when the batch size is out of
 /// range, or when the service stays unreachable.
 pub async fn run_import(
-    channel: Channel,
+    channel: ClientChannel,
     file: &Path,
     mapping: &Mapping,
     options: &ImportOptions,
@@ -199,7 +198,7 @@ fn progress_bar(file: &Path, file_size: u64, options: &ImportOptions) -> Progres
 /// Sends one batch and adds its results to `report`. A status other than UNAVAILABLE fails
 /// every record of the batch; UNAVAILABLE is retried and then returned as an error.
 async fn send_batch(
-    client: &mut ActivityServiceClient<Channel>,
+    client: &mut ActivityServiceClient<ClientChannel>,
     records: Vec<ImportRecord>,
     lang: Lang,
     report: &mut ImportReport,

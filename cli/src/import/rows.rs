@@ -347,6 +347,8 @@ fn convert_row(
         campaign: answer(&mapping.campaign_column).unwrap_or_default().to_owned(),
         attributes,
         request_id: String::new(),
+        do_not_track: None,
+        do_not_contact: None,
     };
 
     Ok(ImportRecord { line: line as i64, lead: Some(lead), activities, outcome: outcome as i32 })

@@ -2,9 +2,11 @@
 //! transaction with its outbox events, and map the result.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use leadflow_kit::errors::{FieldViolation, Reason};
+use leadflow_kit::group_commit::{self, GroupCommit, GroupCommitConfig};
 use leadflow_kit::idempotency::{self, RequestKey};
 use leadflow_kit::outbox::OutboxWaker;
 use leadflow_kit::time::{from_timestamp, to_timestamp};
@@ -30,35 +32,43 @@ pub const MAX_IMPORT_RECORDS: usize = 1000;
 pub struct ActivityApi {
     db: DatabaseConnection,
     waker: OutboxWaker,
+    /// Commits concurrent `TrackActivity` calls together.
+    tracks: GroupCommit<TrackActivityResponse>,
 }
 
 impl ActivityApi {
-    /// Creates the handlers over the service's database; `waker` wakes the outbox relay.
+    /// Creates the handlers over the service's database and starts the group-commit writers
+    /// of `TrackActivity`; `waker` wakes the outbox relay.
     pub fn new(db: DatabaseConnection, waker: OutboxWaker) -> Self {
-        Self { db, waker }
+        let tracks = GroupCommit::start(db.clone(), waker.clone(), GroupCommitConfig::for_database(&db));
+        Self { db, waker, tracks }
     }
 }
 
+mod identity;
+
 /// A validated lead upsert.
 #[derive(Clone, Debug, Default)]
-struct LeadInput {
-    email: Option<String>,
+pub(crate) struct LeadInput {
+    pub(crate) email: Option<String>,
     external_id: Option<String>,
     source: Option<String>,
     campaign: Option<String>,
     attributes: BTreeMap<String, String>,
+    do_not_track: Option<bool>,
+    do_not_contact: Option<bool>,
 }
 
 /// A validated activity.
 #[derive(Clone, Debug)]
-struct ActivityInput {
-    type_name: &'static str,
+pub(crate) struct ActivityInput {
+    pub(crate) type_name: &'static str,
     occurred_at: DateTime<Utc>,
     properties: BTreeMap<String, String>,
     idempotency_key: Option<String>,
 }
 
-fn validate_lead(request: &UpsertLeadRequest, prefix: &str, violations: &mut Vec<FieldViolation>) -> LeadInput {
+pub(crate) fn validate_lead(request: &UpsertLeadRequest, prefix: &str, violations: &mut Vec<FieldViolation>) -> LeadInput {
     let field = |name: &str| format!("{prefix}{name}");
     let mut input = LeadInput::default();
 
@@ -89,11 +99,13 @@ fn validate_lead(request: &UpsertLeadRequest, prefix: &str, violations: &mut Vec
         request.attributes.iter().map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned())).collect();
     domain::check_string_map(&attributes, &field("attributes"), violations);
     input.attributes = attributes;
+    input.do_not_track = request.do_not_track;
+    input.do_not_contact = request.do_not_contact;
 
     input
 }
 
-fn validate_activity(
+pub(crate) fn validate_activity(
     type_value: i32,
     occurred_at: Option<&prost_types::Timestamp>,
     properties: &BTreeMap<String, String>,
@@ -177,6 +189,11 @@ async fn upsert_lead<C: ConnectionTrait>(db: &C, input: &LeadInput, traceparent:
             outcome: None,
             create_time: now,
             update_time: now,
+            do_not_track: input.do_not_track.unwrap_or(false),
+            do_not_contact: input.do_not_contact.unwrap_or(false),
+            anonymous: false,
+            merged_into: None,
+            erase_time: None,
         };
         let lead = store::insert_lead(db, lead).await?;
         events::lead_profile_changed(db, &lead, true, traceparent).await?;
@@ -235,6 +252,7 @@ async fn upsert_lead<C: ConnectionTrait>(db: &C, input: &LeadInput, traceparent:
         lead.attributes = store::map_to_json(&attributes);
         changed = true;
     }
+    changed |= identity::apply_consent(&mut lead, input.do_not_track, input.do_not_contact);
 
     if changed {
         lead.update_time = now;
@@ -292,7 +310,7 @@ async fn insert_activity<C: ConnectionTrait>(
         record_time: leadflow_kit::time::now(),
     };
     let activity = store::insert_activity(db, activity).await?;
-    events::activity_recorded(db, &activity, traceparent).await?;
+    events::activity_recorded(db, &activity, lead.anonymous, traceparent).await?;
     Ok((activity, true))
 }
 
@@ -338,6 +356,11 @@ pub fn lead_to_proto(lead: &lead::Model) -> Lead {
         lifecycle_stage: domain::lifecycle_from_name(&lead.lifecycle_stage) as i32,
         create_time: Some(to_timestamp(lead.create_time)),
         update_time: Some(to_timestamp(lead.update_time)),
+        do_not_track: lead.do_not_track,
+        do_not_contact: lead.do_not_contact,
+        anonymous: lead.anonymous,
+        erase_time: lead.erase_time.map(to_timestamp),
+        ..Lead::default()
     }
 }
 
@@ -356,6 +379,51 @@ pub fn activity_to_proto(activity: &activity::Model) -> Activity {
 
 fn reject_if_invalid(violations: Vec<FieldViolation>) -> ApiResult<()> {
     if violations.is_empty() { Ok(()) } else { Err(ApiError::invalid(violations)) }
+}
+
+/// A validated `TrackActivity` call.
+struct TrackInput {
+    lead_key: LeadRef,
+    input: ActivityInput,
+    create_lead: bool,
+    key: Option<RequestKey>,
+    /// Visitor id sent beside an e-mail key; the visitor is identified before the activity is stored.
+    visitor_id: Option<String>,
+}
+
+/// Stores one tracked activity, with its idempotency record and outbox event, inside the
+/// caller's transaction; a repeated request returns the stored response.
+async fn track_in<C: ConnectionTrait>(txn: &C, track: &TrackInput, traceparent: &str) -> ApiResult<TrackActivityResponse> {
+    let key = track.key.as_ref();
+    if let Some(stored) = idempotency::replay(txn, key).await? {
+        return Ok(stored);
+    }
+    let lead = match (&track.lead_key, &track.visitor_id) {
+        (LeadRef::Email(email), Some(visitor_id)) => identity::identify_in(txn, visitor_id, email, traceparent).await?.lead,
+        (LeadRef::Visitor(visitor_id), _) => identity::visitor_lead(txn, visitor_id, traceparent).await?,
+        _ => match store::find_lead(txn, &track.lead_key).await? {
+            Some(lead) => lead,
+            None => match (&track.lead_key, track.create_lead) {
+                (LeadRef::Email(email), true) => {
+                    let lead_input = LeadInput { email: Some(email.clone()), ..LeadInput::default() };
+                    upsert_lead(txn, &lead_input, traceparent).await?.0
+                }
+                _ => return Err(lead_not_found(&track.lead_key)),
+            },
+        },
+    };
+    crate::erasure::reject_erased(&lead)?;
+
+    // A lead that asked not to be tracked gets a successful answer, but nothing is stored
+    // and no event reaches scoring.
+    let response = if lead.do_not_track {
+        TrackActivityResponse { activity: None, created: false, do_not_track: true, lead_id: lead.id.to_string() }
+    } else {
+        let (activity, created) = insert_activity(txn, &lead, &track.input, traceparent).await?;
+        TrackActivityResponse { activity: Some(activity_to_proto(&activity)), created, do_not_track: false, lead_id: lead.id.to_string() }
+    };
+    idempotency::store(txn, key, &response).await?;
+    Ok(response)
 }
 
 impl ActivityApi {
@@ -404,6 +472,7 @@ impl ActivityApi {
         if request.create_lead && !matches!(lead_key, Some(LeadRef::Email(_)) | None) {
             violations.push(FieldViolation::new("create_lead", "needs the lead given by e-mail address"));
         }
+        let visitor_id = identity::check_track_visitor(&request.visitor_id, lead_key.as_ref(), &mut violations);
         reject_if_invalid(violations)?;
         let (Some(lead_key), Some(input)) = (lead_key, input) else {
             return Err(ApiError::internal("validated activity lost its fields"));
@@ -414,34 +483,19 @@ impl ActivityApi {
             &request.request_id,
             &TrackActivityRequest { request_id: String::new(), ..request.clone() },
         )?;
-        let (lead_key, input, create_lead, key) = (&lead_key, &input, request.create_lead, key.as_ref());
-        let response: TrackActivityResponse = retry_on_conflict(|| async move {
-            let txn = self.db.begin().await?;
-            if let Some(stored) = idempotency::replay(&txn, key).await? {
-                return Ok(stored);
-            }
-            let lead = match store::find_lead(&txn, lead_key).await? {
-                Some(lead) => lead,
-                None => match (lead_key, create_lead) {
-                    (LeadRef::Email(email), true) => {
-                        let lead_input = LeadInput { email: Some(email.clone()), ..LeadInput::default() };
-                        upsert_lead(&txn, &lead_input, &ctx.traceparent).await?.0
-                    }
-                    _ => return Err(lead_not_found(lead_key)),
-                },
-            };
-            let (activity, created) = insert_activity(&txn, &lead, input, &ctx.traceparent).await?;
-            let response = TrackActivityResponse { activity: Some(activity_to_proto(&activity)), created };
-            idempotency::store(&txn, key, &response).await?;
-            txn.commit().await?;
-            Ok(response)
+        let track = Arc::new(TrackInput { lead_key, input, create_lead: request.create_lead, key, visitor_id });
+        let traceparent: Arc<str> = Arc::from(ctx.traceparent.as_str());
+        // The call joins the next group commit: its result arrives once its batch committed,
+        // and the batch wakes the outbox relay.
+        let response: TrackActivityResponse = retry_on_conflict(|| {
+            let (track, traceparent) = (track.clone(), traceparent.clone());
+            self.tracks.run(group_commit::work(move |txn| Box::pin(async move { track_in(txn, &track, &traceparent).await })))
         })
         .await?;
         let created = response.created;
         let activity = response.activity.clone().unwrap_or_default();
 
         if created {
-            self.waker.wake();
             tracing::info!(lead_id = %activity.lead_id, activity_id = %activity.activity_id, "activity tracked");
         } else {
             tracing::info!(lead_id = %activity.lead_id, activity_id = %activity.activity_id, "repeated request; stored activity returned");
@@ -600,7 +654,7 @@ impl ActivityApi {
             return Err(ApiError::internal("validated lead key missing"));
         };
         let lead = require_lead(&self.db, &lead_key).await?;
-        Ok(GetLeadResponse { lead: Some(lead_to_proto(&lead)) })
+        Ok(GetLeadResponse { lead: Some(identity::lead_view(&self.db, &lead).await?) })
     }
 }
 
@@ -650,7 +704,8 @@ async fn import_record<C: ConnectionTrait>(
 
     let mut activities_created = 0;
     let mut activities_duplicate = 0;
-    for input in &inputs {
+    let activities_not_tracked = if lead.do_not_track { inputs.len() as i32 } else { 0 };
+    for input in inputs.iter().filter(|_| !lead.do_not_track) {
         let (_, created) = insert_activity(db, &lead, input, traceparent).await?;
         if created {
             activities_created += 1;
@@ -669,6 +724,7 @@ async fn import_record<C: ConnectionTrait>(
         activities_created,
         activities_duplicate,
         error: String::new(),
+        activities_not_tracked,
     })
 }
 
@@ -708,6 +764,32 @@ impl ActivityService for ActivityApi {
         let ctx = CallContext::new(DOMAIN, "ImportRecords", &request);
         self.do_import(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
     }
+
+    async fn identify_visitor(&self, request: Request<IdentifyVisitorRequest>) -> Result<Response<IdentifyVisitorResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "IdentifyVisitor", &request);
+        self.do_identify(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn merge_leads(&self, request: Request<MergeLeadsRequest>) -> Result<Response<MergeLeadsResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "MergeLeads", &request);
+        self.do_merge(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn set_lead_consent(&self, request: Request<SetLeadConsentRequest>) -> Result<Response<SetLeadConsentResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "SetLeadConsent", &request);
+        self.do_set_consent(&ctx, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn erase_lead(&self, request: Request<EraseLeadRequest>) -> Result<Response<EraseLeadResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "EraseLead", &request);
+        let result = crate::erasure::erase_lead(&self.db, &self.waker, &ctx, request.into_inner()).await;
+        result.map(Response::new).map_err(|e| ctx.status(e))
+    }
+
+    async fn get_erasure(&self, request: Request<GetErasureRequest>) -> Result<Response<GetErasureResponse>, Status> {
+        let ctx = CallContext::new(DOMAIN, "GetErasure", &request);
+        crate::erasure::get_erasure(&self.db, request.into_inner()).await.map(Response::new).map_err(|e| ctx.status(e))
+    }
 }
 
 /// Handlers of `leadflow.activity.v1.ActivityEventsService`.
@@ -722,7 +804,8 @@ impl ActivityEventsApi {
         Self { db }
     }
 
-    async fn apply(&self, request: DeliverQualificationEventsRequest) -> ApiResult<DeliverQualificationEventsResponse> {
+    async fn apply(&self, mut request: DeliverQualificationEventsRequest) -> ApiResult<DeliverQualificationEventsResponse> {
+        let spans = leadflow_kit::telemetry::events::start_consumer_spans("activity", &mut request.events);
         let txn = self.db.begin().await?;
         let mut response = DeliverQualificationEventsResponse::default();
 
@@ -738,6 +821,7 @@ impl ActivityEventsApi {
         }
 
         txn.commit().await?;
+        spans.finish();
         Ok(response)
     }
 }

@@ -32,6 +32,8 @@ pub enum LeadRef {
     Email(String),
     /// By external id.
     ExternalId(String),
+    /// By anonymous visitor id.
+    Visitor(String),
 }
 
 impl LeadRef {
@@ -42,6 +44,7 @@ impl LeadRef {
             LeadRef::Id(id) => format!("lead_id {id}"),
             LeadRef::Email(email) => format!("e-mail {email}"),
             LeadRef::ExternalId(id) => format!("external_id {id:?}"),
+            LeadRef::Visitor(id) => format!("visitor_id {id:?}"),
         }
     }
 }
@@ -88,6 +91,16 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
     Ok(email)
 }
 
+/// Trims an anonymous visitor id and checks it: 1 to 256 characters without control or
+/// invisible characters. Case is kept, because cookie and device ids are case-sensitive.
+pub fn normalize_visitor_id(raw: &str) -> Result<String, String> {
+    let id = raw.trim();
+    if id.is_empty() || id.chars().count() > MAX_TEXT_LEN || id.chars().any(is_invisible) {
+        return Err(format!("{id:?} must be 1 to {MAX_TEXT_LEN} characters without control or invisible characters"));
+    }
+    Ok(id.to_owned())
+}
+
 /// Normalises a source or category label: trimmed, inner whitespace collapsed, lower-cased,
 /// so `Google` and ` google ` are one source.
 pub fn normalize_label(raw: &str) -> String {
@@ -113,6 +126,13 @@ pub fn parse_lead_key(key: Option<&LeadKey>, field: &str, violations: &mut Vec<F
             Ok(email) => Some(LeadRef::Email(email)),
             Err(description) => {
                 violations.push(FieldViolation::new(format!("{field}.email"), description));
+                None
+            }
+        },
+        lead_key::Key::VisitorId(id) => match normalize_visitor_id(id) {
+            Ok(id) => Some(LeadRef::Visitor(id)),
+            Err(description) => {
+                violations.push(FieldViolation::new(format!("{field}.visitor_id"), description));
                 None
             }
         },
@@ -264,6 +284,20 @@ mod tests {
     #[test]
     fn email_provider_forms_are_kept() {
         assert_eq!(normalize_email("a.b+news@gmail.com").unwrap(), "a.b+news@gmail.com");
+    }
+
+    #[test]
+    fn email_plus_tags_and_dots_stay_distinct() {
+        let plain = normalize_email("ana.pop@gmail.com").unwrap();
+        assert_ne!(normalize_email("anapop@gmail.com").unwrap(), plain);
+        assert_ne!(normalize_email("ana.pop+news@gmail.com").unwrap(), plain);
+    }
+
+    #[test]
+    fn visitor_ids_are_trimmed_and_keep_case() {
+        assert_eq!(normalize_visitor_id("  Vx-1 ").unwrap(), "Vx-1");
+        assert!(normalize_visitor_id(" ").is_err());
+        assert!(normalize_visitor_id("v\u{200B}1").is_err());
     }
 
     #[test]

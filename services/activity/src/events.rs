@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use leadflow_kit::outbox::{self, EventSink};
 use leadflow_kit::time::to_timestamp;
 use leadflow_proto::events::{
-    ActivityEvent, ActivityRecorded, LeadProfileChanged, OutcomeImported, QualificationEvent,
+    ActivityEvent, ActivityRecorded, LeadProfileChanged, LeadsMerged, OutcomeImported, QualificationEvent,
     activity_event, qualification_event,
 };
 use leadflow_proto::scoring::DeliverActivityEventsRequest;
@@ -16,18 +16,19 @@ use leadflow_proto::types::{Outcome, QualificationState};
 use prost::Message;
 use sea_orm::{ConnectionTrait, DbErr};
 use tonic::Status;
-use tonic::transport::Channel;
+use leadflow_kit::auth::TokenChannel;
 use uuid::Uuid;
 
 use crate::domain;
-use crate::store::{self, activity, lead};
+use crate::store::{self, activity, lead, lead_merge};
 
 /// Outbox destination of events for the scoring service.
 pub const SCORING: &str = "scoring";
 /// Name of the qualification service in the inbox.
 pub const QUALIFICATION: &str = "qualification";
 
-async fn enqueue<C: ConnectionTrait>(
+/// Writes an activity event about `lead_id` for the scoring service to the outbox.
+pub(crate) async fn enqueue<C: ConnectionTrait>(
     db: &C,
     lead_id: Uuid,
     traceparent: &str,
@@ -57,14 +58,35 @@ pub async fn lead_profile_changed<C: ConnectionTrait>(
         campaign: lead.campaign.clone(),
         attributes: store::json_to_map(&lead.attributes),
         lead_create_time: Some(to_timestamp(lead.create_time)),
+        do_not_track: lead.do_not_track,
+        do_not_contact: lead.do_not_contact,
+        anonymous: lead.anonymous,
     });
     enqueue(db, lead.id, traceparent, kind).await
 }
 
-/// Writes an `ActivityRecorded` event for `activity`.
+/// Writes a `LeadsMerged` event for the survivor, listing the activities that moved to it.
+pub async fn leads_merged<C: ConnectionTrait>(
+    db: &C,
+    merge: &lead_merge::Model,
+    activity_ids: &[Uuid],
+    traceparent: &str,
+) -> Result<(), DbErr> {
+    let kind = activity_event::Kind::LeadsMerged(LeadsMerged {
+        merge_id: merge.id.to_string(),
+        merged_lead_id: merge.merged_lead_id.to_string(),
+        merge_time: Some(to_timestamp(merge.merge_time)),
+        activity_ids: activity_ids.iter().map(Uuid::to_string).collect(),
+    });
+    enqueue(db, merge.survivor_lead_id, traceparent, kind).await
+}
+
+/// Writes an `ActivityRecorded` event for `activity`; `anonymous` is true when its lead was
+/// an anonymous visitor.
 pub async fn activity_recorded<C: ConnectionTrait>(
     db: &C,
     activity: &activity::Model,
+    anonymous: bool,
     traceparent: &str,
 ) -> Result<(), DbErr> {
     let kind = activity_event::Kind::ActivityRecorded(ActivityRecorded {
@@ -72,6 +94,7 @@ pub async fn activity_recorded<C: ConnectionTrait>(
         r#type: domain::activity_type_from_name(&activity.activity_type) as i32,
         occurred_at: Some(to_timestamp(activity.occurred_at)),
         properties: store::json_to_map(&activity.properties),
+        anonymous,
     });
     enqueue(db, activity.lead_id, traceparent, kind).await
 }
@@ -93,12 +116,12 @@ pub async fn outcome_imported<C: ConnectionTrait>(
 
 /// Delivers outbox rows to `ScoringEventsService.DeliverActivityEvents`.
 pub struct ScoringSink {
-    client: ScoringEventsServiceClient<Channel>,
+    client: ScoringEventsServiceClient<TokenChannel>,
 }
 
 impl ScoringSink {
     /// Creates a sink over a (lazily connecting) channel to the scoring service.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: TokenChannel) -> Self {
         Self { client: ScoringEventsServiceClient::new(channel) }
     }
 }
@@ -148,6 +171,10 @@ pub async fn apply_qualification_event<C: ConnectionTrait>(
         qualification_event::Kind::SlaMissed(missed) => {
             let rep_id = if missed.rep_id.is_empty() { "unassigned" } else { missed.rep_id.as_str() };
             tracing::warn!(event_id = %event_id, lead_id = %lead_id, rep_id, "first-touch SLA missed for this MQL");
+            return Ok(Applied::Applied);
+        }
+        qualification_event::Kind::ErasureConfirmed(confirmed) => {
+            crate::erasure::apply_confirmation(db, event_id, lead_id, confirmed).await?;
             return Ok(Applied::Applied);
         }
     };

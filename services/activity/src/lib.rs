@@ -7,9 +7,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod api;
 pub mod domain;
+pub mod erasure;
 pub mod events;
+pub mod fuzzing;
 pub mod migration;
 pub mod server;
 pub mod store;

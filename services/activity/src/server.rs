@@ -4,16 +4,18 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use leadflow_kit::auth::ServerSecurity;
+use leadflow_kit::auth::client::PeerClients;
 use leadflow_kit::config::ServiceConfig;
 use leadflow_kit::outbox::{OutboxWaker, Relay};
 use leadflow_kit::faults::FaultInjection;
+use leadflow_kit::telemetry::ServiceTelemetry;
 use leadflow_kit::server::{ServiceParts, run_service_with};
 use leadflow_proto::activity::activity_events_service_server::ActivityEventsServiceServer;
 use leadflow_proto::activity::activity_service_server::ActivityServiceServer;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
-use tonic::transport::Endpoint;
 
 use crate::api::{ActivityApi, ActivityEventsApi};
 use crate::events::{SCORING, ScoringSink};
@@ -55,12 +57,20 @@ pub async fn run_with_faults(
     let db = leadflow_kit::db::connect(&config.database_url).await?;
     let waker = OutboxWaker::new();
 
-    let routes = Routes::new(ActivityServiceServer::new(ActivityApi::new(db.clone(), waker.clone())))
-        .add_service(ActivityEventsServiceServer::new(ActivityEventsApi::new(db.clone())));
+    let security = ServerSecurity::from_config(&config, crate::access::METHOD_ROLES)?;
+    let max_message = config.limits.max_message_bytes;
+    let routes = Routes::new(
+        ActivityServiceServer::new(ActivityApi::new(db.clone(), waker.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    )
+    .add_service(
+        ActivityEventsServiceServer::new(ActivityEventsApi::new(db.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    );
 
-    let scoring = Endpoint::from_shared(config.scoring_url.clone())
-        .with_context(|| format!("invalid scoring_url {:?}", config.scoring_url))?
-        .connect_lazy();
+    let scoring = PeerClients::from_config(&config)?.lazy_channel(&config.scoring_url, "scoring_url")?;
     let relay = Relay::new(
         db.clone(),
         SCORING,
@@ -77,6 +87,8 @@ pub async fn run_with_faults(
         relays: vec![relay],
         shutdown_timeout: config.shutdown_timeout(),
         jobs: Vec::new(),
+        security,
+        telemetry: ServiceTelemetry::new("leadflow-activity", config.telemetry.clone()),
     };
     run_service_with::<Migrator>(parts, faults, listener, shutdown).await
 }

@@ -68,6 +68,17 @@ impl Change {
             Change::Close(_) => Action::CloseLost,
         }
     }
+
+    /// Returns true when the change stores text that sales wrote about the person, which an
+    /// erased lead must not receive again.
+    fn carries_free_text(&self) -> bool {
+        match self {
+            Change::StartWork => false,
+            Change::Accept(_) => true,
+            Change::Reject { note, .. } | Change::Recycle { note, .. } => !note.is_empty(),
+            Change::Close(close) => !close.reason.is_empty(),
+        }
+    }
 }
 
 pub(crate) fn reject_if_invalid(violations: Vec<FieldViolation>) -> ApiResult<()> {
@@ -149,6 +160,9 @@ async fn apply_change<C: ConnectionTrait>(
     };
     let state_change = StateChange { lead_id, from: current, to, reason, change_time: now, actor: &author.actor };
     events::record_state_change(db, &state_change, traceparent).await?;
+    if matches!(change, Change::Accept(_)) {
+        leadflow_kit::telemetry::increment(&crate::server::SQLS_CREATED);
+    }
     // Any action that moves a lead out of NEW is its first touch.
     if current == QualificationState::New {
         sales::touch_sla_entry(db, lead_id, now).await?;
@@ -184,6 +198,7 @@ pub fn qualification_to_proto(
         answers: sales::json_to_map(row.answers.as_ref()),
         assignments: assignments.iter().map(assignment_to_proto).collect(),
         attributes: sales::json_to_map(row.attributes.as_ref()),
+        do_not_contact: row.do_not_contact,
     }
 }
 
@@ -269,6 +284,9 @@ impl QualificationApi {
             let txn = self.db.begin().await?;
             if let Some(stored) = idempotency::replay(&txn, key).await? {
                 return Ok(stored);
+            }
+            if change.carries_free_text() && crate::erasure::is_erased(&txn, lead_id).await? {
+                return Err(crate::erasure::lead_erased_error(lead_id));
             }
             let row = apply_change(&txn, lead_id, change, &ctx.traceparent, author).await?;
             let history = store::list_transitions(&txn, lead_id).await?;
@@ -442,9 +460,11 @@ impl QualificationApi {
     }
 
     async fn do_get(&self, request: GetQualificationRequest) -> ApiResult<GetQualificationResponse> {
-        let lead_id = require_lead_id(&request.lead_id)?;
+        let requested = require_lead_id(&request.lead_id)?;
+        // A merged lead answers with the survivor's qualification.
+        let lead_id = crate::identity::survivor_of(&self.db, requested).await?;
         let Some(row) = store::find_qualification(&self.db, lead_id).await? else {
-            return Err(qualification_not_found(lead_id));
+            return Err(qualification_not_found(requested));
         };
         let history = store::list_transitions(&self.db, lead_id).await?;
         let assignments = sales::list_assignments(&self.db, lead_id).await?;
@@ -685,8 +705,9 @@ impl QualificationEventsApi {
         &self,
         ctx: &CallContext,
         now: DateTime<Utc>,
-        request: DeliverScoringEventsRequest,
+        mut request: DeliverScoringEventsRequest,
     ) -> ApiResult<DeliverScoringEventsResponse> {
+        let spans = leadflow_kit::telemetry::events::start_consumer_spans("qualification", &mut request.events);
         let txn = self.db.begin().await?;
         let mut response = DeliverScoringEventsResponse::default();
 
@@ -705,6 +726,7 @@ impl QualificationEventsApi {
         }
 
         txn.commit().await?;
+        spans.finish();
         self.waker.wake();
         Ok(response)
     }
@@ -809,6 +831,7 @@ mod tests {
                 source: "google".to_owned(),
                 campaign: "spring".to_owned(),
                 lead_create_time: timestamp(created),
+                do_not_contact: false,
             }),
         )
     }
@@ -830,6 +853,7 @@ mod tests {
                     points: 40,
                 }],
                 attributes: Default::default(),
+                do_not_contact: false,
             }),
         )
     }

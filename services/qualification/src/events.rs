@@ -17,7 +17,7 @@ use leadflow_proto::types::{Outcome, QualificationState};
 use prost::Message;
 use sea_orm::{ConnectionTrait, DbErr};
 use tonic::Status;
-use tonic::transport::Channel;
+use leadflow_kit::auth::TokenChannel;
 use uuid::Uuid;
 
 use crate::assignment::{self, Candidate};
@@ -110,11 +110,14 @@ pub async fn record_state_change<C: ConnectionTrait>(
         outbox::enqueue(db, destination, event_id, &event.lead_id, event.encode_to_vec()).await?;
     }
 
+    // The reason of a close is free text that may name the person, so only the configured
+    // reason codes of rejections and recycles are logged.
+    let reason_code = if change.to == QualificationState::Recycled { change.reason } else { "" };
     tracing::info!(
         lead_id = %change.lead_id,
         from_state = domain::state_name(change.from),
         to_state = domain::state_name(change.to),
-        reason = change.reason,
+        reason = reason_code,
         actor = change.actor,
         "qualification state changed"
     );
@@ -131,12 +134,12 @@ fn decode_events(payloads: &[Vec<u8>]) -> Result<Vec<QualificationEvent>, Status
 
 /// Delivers outbox rows to `ScoringEventsService.DeliverQualificationEvents`.
 pub struct ScoringSink {
-    client: leadflow_proto::scoring::scoring_events_service_client::ScoringEventsServiceClient<Channel>,
+    client: leadflow_proto::scoring::scoring_events_service_client::ScoringEventsServiceClient<TokenChannel>,
 }
 
 impl ScoringSink {
     /// Creates a sink over a (lazily connecting) channel to the scoring service.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: TokenChannel) -> Self {
         Self { client: leadflow_proto::scoring::scoring_events_service_client::ScoringEventsServiceClient::new(channel) }
     }
 }
@@ -154,12 +157,12 @@ impl EventSink for ScoringSink {
 
 /// Delivers outbox rows to `ActivityEventsService.DeliverQualificationEvents`.
 pub struct ActivitySink {
-    client: leadflow_proto::activity::activity_events_service_client::ActivityEventsServiceClient<Channel>,
+    client: leadflow_proto::activity::activity_events_service_client::ActivityEventsServiceClient<TokenChannel>,
 }
 
 impl ActivitySink {
     /// Creates a sink over a (lazily connecting) channel to the activity service.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: TokenChannel) -> Self {
         Self { client: leadflow_proto::activity::activity_events_service_client::ActivityEventsServiceClient::new(channel) }
     }
 }
@@ -239,12 +242,19 @@ pub async fn apply_scoring_event<C: ConnectionTrait>(
     let traceparent = if event.traceparent.is_empty() { traceparent } else { event.traceparent.as_str() };
 
     match kind {
-        scoring_event::Kind::LeadAttributed(attributed) => apply_attributed(db, lead_id, attributed, create_time).await?,
+        scoring_event::Kind::LeadAttributed(attributed) => {
+            apply_attributed(db, lead_id, attributed, create_time).await?;
+            crate::identity::apply_do_not_contact(db, lead_id, attributed.do_not_contact).await?;
+        }
+        scoring_event::Kind::LeadsMerged(merged) => crate::identity::apply_leads_merged(db, lead_id, merged, now).await?,
         scoring_event::Kind::LeadBecameMql(mql) => {
             apply_mql(db, event_id, lead_id, mql, create_time, now, traceparent).await?
         }
         scoring_event::Kind::ImportedOutcomeForwarded(forwarded) => {
             apply_imported_outcome(db, lead_id, forwarded, create_time).await?
+        }
+        scoring_event::Kind::LeadErased(erased) => {
+            crate::erasure::apply_lead_erased(db, lead_id, erased, traceparent, now).await?
         }
     }
     Ok(Applied::Applied)
@@ -317,6 +327,7 @@ async fn apply_mql<C: ConnectionTrait>(
         override_reason: String::new(),
         answers: None,
         attributes: Some(sales::map_to_json(&mql.attributes)),
+        do_not_contact: mql.do_not_contact,
     };
     match existing {
         None => store::insert_qualification(db, row).await?,

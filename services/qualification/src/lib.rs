@@ -11,13 +11,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod admin;
 pub mod api;
 pub mod assignment;
 pub mod clock;
 pub mod domain;
+pub mod erasure;
 pub mod events;
 pub mod framework;
+pub mod identity;
 pub mod migration;
 pub mod report;
 pub mod server;

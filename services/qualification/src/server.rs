@@ -5,19 +5,25 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use leadflow_kit::auth::ServerSecurity;
+use leadflow_kit::auth::client::PeerClients;
 use leadflow_kit::config::ServiceConfig;
 use leadflow_kit::outbox::{OutboxWaker, Relay};
+use leadflow_kit::telemetry::{CounterSpec, ServiceTelemetry};
 use leadflow_kit::server::{ServiceParts, run_service};
 use leadflow_proto::qualification::qualification_events_service_server::QualificationEventsServiceServer;
 use leadflow_proto::qualification::qualification_service_server::QualificationServiceServer;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::api::{QualificationApi, QualificationEventsApi};
 use crate::events::{ACTIVITY, ActivitySink, SCORING, ScoringSink};
 use crate::migration::Migrator;
+
+/// SQLs that this process created: MQLs that sales accepted.
+pub(crate) const SQLS_CREATED: CounterSpec =
+    CounterSpec { name: "leadflow_sqls_created", help: "MQLs that sales accepted as SQLs" };
 
 /// Binds the configured address and serves until SIGTERM or SIGINT.
 pub async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
@@ -35,11 +41,6 @@ pub async fn migrate(config: ServiceConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn lazy_channel(url: &str, setting: &str) -> anyhow::Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_owned()).with_context(|| format!("invalid {setting} {url:?}"))?;
-    Ok(endpoint.connect_lazy())
-}
-
 /// Serves on an already bound listener until `shutdown` completes. Tests pass a listener on
 /// port 0 and a oneshot receiver.
 pub async fn run(
@@ -50,11 +51,22 @@ pub async fn run(
     let db = leadflow_kit::db::connect(&config.database_url).await?;
     let waker = OutboxWaker::new();
 
-    let routes = Routes::new(QualificationServiceServer::new(QualificationApi::new(db.clone(), waker.clone())))
-        .add_service(QualificationEventsServiceServer::new(QualificationEventsApi::new(db.clone(), waker.clone())));
+    let security = ServerSecurity::from_config(&config, crate::access::METHOD_ROLES)?;
+    let max_message = config.limits.max_message_bytes;
+    let routes = Routes::new(
+        QualificationServiceServer::new(QualificationApi::new(db.clone(), waker.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    )
+    .add_service(
+        QualificationEventsServiceServer::new(QualificationEventsApi::new(db.clone(), waker.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    );
 
-    let scoring = lazy_channel(&config.scoring_url, "scoring_url")?;
-    let activity = lazy_channel(&config.activity_url, "activity_url")?;
+    let peers = PeerClients::from_config(&config)?;
+    let scoring = peers.lazy_channel(&config.scoring_url, "scoring_url")?;
+    let activity = peers.lazy_channel(&config.activity_url, "activity_url")?;
     let relays = vec![
         Relay::new(
             db.clone(),
@@ -84,6 +96,8 @@ pub async fn run(
         relays,
         shutdown_timeout: config.shutdown_timeout(),
         jobs: vec![Box::new(move |stopped| Box::pin(crate::sla::run(sla_db, sla_interval, stopped)))],
+        security,
+        telemetry: ServiceTelemetry::new("leadflow-qualification", config.telemetry.clone()).with_counter(SQLS_CREATED),
     };
     run_service::<Migrator>(parts, listener, shutdown).await
 }
@@ -102,6 +116,7 @@ mod tests {
     use leadflow_proto::types::QualificationState;
     use leadflow_proto::{activity, scoring};
     use tokio_stream::wrappers::TcpListenerStream;
+    use tonic::transport::Endpoint;
     use tonic::{Request, Response, Status};
     use uuid::Uuid;
 

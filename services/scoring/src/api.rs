@@ -289,7 +289,8 @@ impl ScoringApi {
             ),
         };
 
-        let Some(score) = store::find_score(&self.db, lead_id).await? else {
+        // A merged lead answers with its survivor's score.
+        let Some(score) = crate::identity::resolve_score(&self.db, lead_id).await? else {
             return Err(ApiError::not_found(
                 Reason::ScoreNotFound,
                 format!("lead {lead_id} has no score yet; scores appear once the activity service's events arrive"),
@@ -303,7 +304,7 @@ impl ScoringApi {
         // Without `as_of` the explanation describes the instant of the stored score, so its
         // parts add up to the ledger.
         let as_of = as_of.unwrap_or(score.update_time);
-        let rows = store::lead_activities(&self.db, lead_id).await?;
+        let rows = store::lead_activities(&self.db, score.lead_id).await?;
         let facts: Vec<_> = rows.iter().map(store::fact_from_row).collect();
         let attributes = store::json_to_map(&score.attributes);
         let evaluation = domain::evaluate(&model, &facts, &attributes, &score.source, as_of);
@@ -527,7 +528,8 @@ impl ScoringEventsApi {
         Self { db, waker }
     }
 
-    async fn apply_activity_events(&self, request: DeliverActivityEventsRequest) -> ApiResult<DeliverActivityEventsResponse> {
+    async fn apply_activity_events(&self, mut request: DeliverActivityEventsRequest) -> ApiResult<DeliverActivityEventsResponse> {
+        let spans = leadflow_kit::telemetry::events::start_consumer_spans("scoring", &mut request.events);
         let txn = self.db.begin().await?;
         let Some((model, _)) = store::active_model(&txn, DEFAULT_MODEL_ID).await? else {
             return Err(model_not_found(DEFAULT_MODEL_ID));
@@ -536,6 +538,7 @@ impl ScoringEventsApi {
             .await
             .map_err(event_error)?;
         txn.commit().await?;
+        spans.finish();
 
         self.waker.wake();
         Ok(DeliverActivityEventsResponse { applied: outcome.applied, duplicates: outcome.duplicates })
@@ -543,11 +546,13 @@ impl ScoringEventsApi {
 
     async fn apply_qualification_events(
         &self,
-        request: DeliverQualificationEventsRequest,
+        mut request: DeliverQualificationEventsRequest,
     ) -> ApiResult<DeliverQualificationEventsResponse> {
+        let spans = leadflow_kit::telemetry::events::start_consumer_spans("scoring", &mut request.events);
         let txn = self.db.begin().await?;
         let outcome = engine::apply_qualification_events(&txn, &request.events).await.map_err(event_error)?;
         txn.commit().await?;
+        spans.finish();
         Ok(DeliverQualificationEventsResponse { applied: outcome.applied, duplicates: outcome.duplicates })
     }
 }

@@ -10,9 +10,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod api;
 pub mod domain;
 pub mod engine;
+pub mod erasure;
+pub mod identity;
 pub mod migration;
 pub mod quality;
 pub mod server;

@@ -5,19 +5,25 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use leadflow_kit::auth::ServerSecurity;
+use leadflow_kit::auth::client::PeerClients;
 use leadflow_kit::config::ServiceConfig;
 use leadflow_kit::outbox::{OutboxWaker, Relay};
+use leadflow_kit::telemetry::{CounterSpec, ServiceTelemetry};
 use leadflow_kit::server::{ServiceParts, run_service};
 use leadflow_proto::scoring::scoring_events_service_server::ScoringEventsServiceServer;
 use leadflow_proto::scoring::scoring_service_server::ScoringServiceServer;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
-use tonic::transport::Endpoint;
 
 use crate::api::{ScoringApi, ScoringEventsApi};
 use crate::engine::{QUALIFICATION, QualificationSink, jobs};
 use crate::migration::Migrator;
+
+/// MQLs that this process created: leads whose score crossed the threshold.
+pub(crate) const MQLS_CREATED: CounterSpec =
+    CounterSpec { name: "leadflow_mqls_created", help: "Leads that became MQLs when their score crossed the threshold" };
 
 /// Binds the configured address and serves until SIGTERM or SIGINT.
 pub async fn serve(config: ServiceConfig) -> anyhow::Result<()> {
@@ -51,12 +57,20 @@ pub async fn run(
         let _ = streams_stop.send(true);
     };
 
-    let routes = Routes::new(ScoringServiceServer::new(ScoringApi::new(db.clone(), streams_stopped)))
-        .add_service(ScoringEventsServiceServer::new(ScoringEventsApi::new(db.clone(), waker.clone())));
+    let security = ServerSecurity::from_config(&config, crate::access::METHOD_ROLES)?;
+    let max_message = config.limits.max_message_bytes;
+    let routes = Routes::new(
+        ScoringServiceServer::new(ScoringApi::new(db.clone(), streams_stopped))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    )
+    .add_service(
+        ScoringEventsServiceServer::new(ScoringEventsApi::new(db.clone(), waker.clone()))
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
+    );
 
-    let qualification = Endpoint::from_shared(config.qualification_url.clone())
-        .with_context(|| format!("invalid qualification_url {:?}", config.qualification_url))?
-        .connect_lazy();
+    let qualification = PeerClients::from_config(&config)?.lazy_channel(&config.qualification_url, "qualification_url")?;
     let relay = Relay::new(
         db.clone(),
         QUALIFICATION,
@@ -74,6 +88,8 @@ pub async fn run(
         relays: vec![relay],
         shutdown_timeout: config.shutdown_timeout(),
         jobs: vec![Box::new(move |stopped| Box::pin(jobs::run(jobs_db, jobs_waker, interval, stopped)))],
+        security,
+        telemetry: ServiceTelemetry::new("leadflow-scoring", config.telemetry.clone()).with_counter(MQLS_CREATED),
     };
     run_service::<Migrator>(parts, listener, shutdown).await
 }

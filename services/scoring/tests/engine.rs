@@ -125,6 +125,7 @@ fn activity_with_id(
             r#type: kind as i32,
             occurred_at: Some(leadflow_kit::time::to_timestamp(occurred_at)),
             properties: properties.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            anonymous: false,
         })),
     }
 }
@@ -141,6 +142,7 @@ fn profile(lead_id: Uuid, attributes: &[(&str, &str)], at: DateTime<Utc>) -> Act
             campaign: String::new(),
             attributes: attributes.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             lead_create_time: Some(leadflow_kit::time::to_timestamp(at)),
+            ..LeadProfileChanged::default()
         })),
     }
 }

@@ -78,6 +78,7 @@ fn profile(lead: &FixtureLead) -> ActivityEvent {
                 .into_iter()
                 .collect(),
             lead_create_time: Some(leadflow_kit::time::to_timestamp(time())),
+            ..LeadProfileChanged::default()
         })),
     }
 }
@@ -93,6 +94,7 @@ fn page_view(lead: &FixtureLead) -> ActivityEvent {
             r#type: ActivityType::PageView as i32,
             occurred_at: Some(leadflow_kit::time::to_timestamp(time())),
             properties: Default::default(),
+            anonymous: false,
         })),
     }
 }

@@ -10,7 +10,11 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::AuthSettings;
+use crate::auth::tls::TlsSettings;
+use crate::limits::LimitSettings;
 use crate::outbox::RelayConfig;
+use crate::telemetry::TelemetrySettings;
 
 /// Settings of one service process. Unknown keys are ignored, because the `LEADFLOW_`
 /// prefix is shared with the CLI and the tests (`LEADFLOW_ACTIVITY_ADDR`,
@@ -36,6 +40,14 @@ pub struct ServiceConfig {
     pub job_interval_ms: u64,
     /// Outbox relay settings.
     pub relay: RelaySettings,
+    /// Traces over OTLP and the admin port with `/metrics` (`[telemetry]`); off by default.
+    pub telemetry: TelemetrySettings,
+    /// Authentication of callers and the token this service sends (`[auth]`).
+    pub auth: AuthSettings,
+    /// TLS of the server and of the relays' calls (`[tls]`).
+    pub tls: TlsSettings,
+    /// Per-caller limits, request timeout and message size (`[limits]`).
+    pub limits: LimitSettings,
 }
 
 /// Outbox relay settings as configured.
@@ -89,6 +101,10 @@ impl Default for ServiceConfig {
             log_format: "text".to_owned(),
             job_interval_ms: 1000,
             relay: RelaySettings::default(),
+            telemetry: TelemetrySettings::default(),
+            auth: AuthSettings::default(),
+            tls: TlsSettings::default(),
+            limits: LimitSettings::default(),
         }
     }
 }

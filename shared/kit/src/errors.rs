@@ -129,11 +129,33 @@ pub enum Reason {
     RepAtCapacity,
     /// The sales rep is inactive and takes no leads.
     RepInactive,
+    /// A merge names the same lead as survivor and as merged lead.
+    MergeSameLead,
+    /// A lead of a merge was already merged into another lead.
+    LeadAlreadyMerged,
+    /// The survivor of a merge was itself merged into the other lead, so the merge would loop.
+    MergeLoop,
+    /// A lead of a merge is erased.
+    MergeErasedLead,
+    /// The lead's personal data was erased, so it takes no new personal data or activities.
+    LeadErased,
+    /// No erasure matches the given id.
+    ErasureNotFound,
+    /// The call carries no bearer token, or the token is invalid or expired.
+    Unauthenticated,
+    /// The caller's roles do not allow the method.
+    PermissionDenied,
+    /// The caller sent more calls than its rate limit allows.
+    RateLimited,
+    /// The caller has as many calls in progress as its concurrency limit allows.
+    TooManyConcurrentCalls,
+    /// A request or response message is larger than the configured maximum.
+    MessageTooLarge,
 }
 
 impl Reason {
     /// Every reason, for catalogue checks.
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 33] = [
         Reason::InvalidArgument,
         Reason::LeadNotFound,
         Reason::ScoreNotFound,
@@ -156,6 +178,17 @@ impl Reason {
         Reason::RepAlreadyExists,
         Reason::RepAtCapacity,
         Reason::RepInactive,
+        Reason::MergeSameLead,
+        Reason::LeadAlreadyMerged,
+        Reason::MergeLoop,
+        Reason::MergeErasedLead,
+        Reason::LeadErased,
+        Reason::ErasureNotFound,
+        Reason::Unauthenticated,
+        Reason::PermissionDenied,
+        Reason::RateLimited,
+        Reason::TooManyConcurrentCalls,
+        Reason::MessageTooLarge,
     ];
 
     /// Returns the UPPER_SNAKE_CASE name sent in `ErrorInfo.reason`.
@@ -183,6 +216,17 @@ impl Reason {
             Reason::RepAlreadyExists => "REP_ALREADY_EXISTS",
             Reason::RepAtCapacity => "REP_AT_CAPACITY",
             Reason::RepInactive => "REP_INACTIVE",
+            Reason::MergeSameLead => "MERGE_SAME_LEAD",
+            Reason::LeadAlreadyMerged => "LEAD_ALREADY_MERGED",
+            Reason::MergeLoop => "MERGE_LOOP",
+            Reason::MergeErasedLead => "MERGE_ERASED_LEAD",
+            Reason::LeadErased => "LEAD_ERASED",
+            Reason::ErasureNotFound => "ERASURE_NOT_FOUND",
+            Reason::Unauthenticated => "UNAUTHENTICATED",
+            Reason::PermissionDenied => "PERMISSION_DENIED",
+            Reason::RateLimited => "RATE_LIMITED",
+            Reason::TooManyConcurrentCalls => "TOO_MANY_CONCURRENT_CALLS",
+            Reason::MessageTooLarge => "MESSAGE_TOO_LARGE",
         }
     }
 
@@ -288,6 +332,62 @@ impl Reason {
             }
             (Reason::RepInactive, Lang::En) => "Sales rep {rep_id} is inactive and takes no leads.",
             (Reason::RepInactive, Lang::Ro) => "Agentul de vânzări {rep_id} este inactiv și nu primește lead-uri.",
+            (Reason::MergeSameLead, Lang::En) => "Lead {lead_id} cannot be merged into itself; nothing was changed.",
+            (Reason::MergeSameLead, Lang::Ro) => {
+                "Lead-ul {lead_id} nu poate fi unit cu el însuși; nu s-a schimbat nimic."
+            }
+            (Reason::LeadAlreadyMerged, Lang::En) => {
+                "Lead {lead_id} was already merged into lead {survivor_id}; merge into lead {survivor_id} instead. Nothing was changed."
+            }
+            (Reason::LeadAlreadyMerged, Lang::Ro) => {
+                "Lead-ul {lead_id} a fost deja unit cu lead-ul {survivor_id}; folosiți lead-ul {survivor_id}. Nu s-a schimbat nimic."
+            }
+            (Reason::MergeLoop, Lang::En) => {
+                "Lead {survivor_id} was merged into lead {merged_id} before, so merging {merged_id} into it would create a loop; nothing was changed."
+            }
+            (Reason::MergeLoop, Lang::Ro) => {
+                "Lead-ul {survivor_id} a fost unit anterior cu lead-ul {merged_id}, așa că unirea lui {merged_id} cu el ar crea o buclă; nu s-a schimbat nimic."
+            }
+            (Reason::MergeErasedLead, Lang::En) => {
+                "Lead {lead_id} is erased, so it cannot take part in a merge; nothing was changed."
+            }
+            (Reason::MergeErasedLead, Lang::Ro) => {
+                "Lead-ul {lead_id} este șters, așa că nu poate participa la o unire; nu s-a schimbat nimic."
+            }
+            (Reason::LeadErased, Lang::En) => {
+                "The personal data of lead {lead_id} was erased, so the lead takes no new personal data or activities."
+            }
+            (Reason::LeadErased, Lang::Ro) => {
+                "Datele personale ale lead-ului {lead_id} au fost șterse, așa că lead-ul nu mai primește date personale sau activități noi."
+            }
+            (Reason::ErasureNotFound, Lang::En) => "No erasure matches {key}.",
+            (Reason::ErasureNotFound, Lang::Ro) => "Nicio ștergere nu corespunde cheii {key}.",
+            (Reason::Unauthenticated, Lang::En) => {
+                "This call needs a valid bearer token in the authorization metadata. Sign in again or ask an administrator for a token."
+            }
+            (Reason::Unauthenticated, Lang::Ro) => {
+                "Acest apel necesită un token bearer valid în metadatele authorization. Autentificați-vă din nou sau cereți un token unui administrator."
+            }
+            (Reason::PermissionDenied, Lang::En) => {
+                "Your roles ({roles}) do not allow {method}. It needs one of the roles: {allowed}."
+            }
+            (Reason::PermissionDenied, Lang::Ro) => {
+                "Rolurile dumneavoastră ({roles}) nu permit {method}. Este nevoie de unul dintre rolurile: {allowed}."
+            }
+            (Reason::RateLimited, Lang::En) => {
+                "Too many calls: the limit is {rate} calls per second. Retry in {retry_ms} ms."
+            }
+            (Reason::RateLimited, Lang::Ro) => {
+                "Prea multe apeluri: limita este de {rate} apeluri pe secundă. Reîncercați peste {retry_ms} ms."
+            }
+            (Reason::TooManyConcurrentCalls, Lang::En) => {
+                "Too many of your calls are in progress at once (limit: {limit}). Retry in {retry_ms} ms."
+            }
+            (Reason::TooManyConcurrentCalls, Lang::Ro) => {
+                "Prea multe dintre apelurile dumneavoastră sunt în curs în același timp (limita: {limit}). Reîncercați peste {retry_ms} ms."
+            }
+            (Reason::MessageTooLarge, Lang::En) => "The message is larger than the limit of {limit} bytes.",
+            (Reason::MessageTooLarge, Lang::Ro) => "Mesajul depășește limita de {limit} octeți.",
         }
     }
 }
@@ -414,9 +514,31 @@ impl ApiError {
     /// that the caller also receives; the cause itself is not sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let error_id = uuid::Uuid::now_v7().to_string();
-        tracing::error!(error_id = %error_id, error = %cause, "internal error");
+        crate::telemetry::logs::log_internal_error(&error_id, &cause);
         Self::new(Code::Internal, Reason::Internal, format!("internal error {error_id}"))
             .with_arg("error_id", error_id)
+    }
+
+    /// UNAUTHENTICATED: the call has no valid bearer token. `message` says what was wrong
+    /// with the token without repeating it.
+    pub fn unauthenticated(message: String) -> Self {
+        Self::new(Code::Unauthenticated, Reason::Unauthenticated, message)
+    }
+
+    /// PERMISSION_DENIED: the caller's roles do not include one that `method` allows.
+    pub fn permission_denied(method: &str, roles: &str, allowed: &str) -> Self {
+        let message = format!("the caller's roles ({roles}) do not allow {method}; it needs one of: {allowed}");
+        Self::new(Code::PermissionDenied, Reason::PermissionDenied, message)
+            .with_arg("method", method)
+            .with_arg("roles", roles)
+            .with_arg("allowed", allowed)
+    }
+
+    /// RESOURCE_EXHAUSTED with a `RetryInfo` when `retry_after` is set.
+    pub fn resource_exhausted(reason: Reason, message: String, retry_after: Option<Duration>) -> Self {
+        let mut error = Self::new(Code::ResourceExhausted, reason, message);
+        error.retry_after = retry_after;
+        error
     }
 
     /// Returns the gRPC code.
@@ -474,19 +596,15 @@ impl ApiError {
     }
 }
 
-/// Logs a handled error once, at a level chosen by its status class: caller mistakes at info,
-/// unavailability at warn and server faults at error.
+/// Logs a handled error once, at a level chosen by its status class (see
+/// [`crate::telemetry::logs::error_level`]). An INTERNAL error was logged with its cause when
+/// it was created, so it is not logged again.
 fn log_error(error: &ApiError, rpc: &str) {
-    let code = format!("{:?}", error.code);
-    match error.code {
-        Code::Internal | Code::DataLoss | Code::Unknown => {
-            tracing::error!(rpc, code, reason = error.reason.as_str(), "request failed")
-        }
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
-            tracing::warn!(rpc, code, reason = error.reason.as_str(), "request failed")
-        }
-        _ => tracing::info!(rpc, code, reason = error.reason.as_str(), "request rejected"),
+    if error.code == Code::Internal && error.reason == Reason::Internal {
+        return;
     }
+    let lead_id = error.args.iter().find(|(name, _)| *name == "lead_id").map(|(_, value)| value.as_str());
+    crate::telemetry::logs::log_call_error(rpc, error.code, error.reason.as_str(), lead_id);
 }
 
 /// Request context that every handler reads: error domain, method, language, trace.

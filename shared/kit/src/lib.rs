@@ -3,26 +3,36 @@
 //! database.
 //!
 //! - [`config`]: layered settings (defaults, TOML file, `LEADFLOW_*` variables).
-//! - [`telemetry`]: `tracing` set-up, text or JSON.
+//! - [`telemetry`]: logs (text or JSON), OpenTelemetry traces over OTLP, the admin port.
+//! - [`metrics`]: the Prometheus registry of a service: RPC, outbox and relay metrics.
 //! - [`db`]: SQLite or PostgreSQL connections chosen by URL.
 //! - [`errors`]: one error type mapped to `google.rpc.Status` with rich details.
 //! - [`faults`]: the call deadline layer and delays injected by tests.
+//! - [`auth`]: bearer tokens (JWT or static), roles per method, TLS and outgoing credentials.
+//! - [`limits`]: per-caller rate and concurrency limits, request timeout, message size.
 //! - [`server`]: health, reflection, the readiness gate and graceful shutdown.
 //! - [`outbox`]: the transactional outbox, its relay and the consumer inbox.
 //! - [`idempotency`]: replay of mutating calls that repeat a `request_id`.
+//! - [`group_commit`]: concurrent calls committed together in one transaction.
 //! - [`paging`]: opaque page tokens.
+//! - [`privacy`]: erasure of a lead's personal data from the outbox and stored responses.
 //! - [`time`]: conversions between protobuf timestamps and UTC instants.
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod errors;
 pub mod faults;
+pub mod group_commit;
 pub mod idempotency;
+pub mod limits;
+pub mod metrics;
 pub mod outbox;
 pub mod paging;
+pub mod privacy;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

@@ -26,8 +26,10 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::{Layer, Service};
 
+use crate::auth::{AuthLayer, ServerSecurity};
 use crate::errors::{ApiError, Lang, Reason};
 use crate::faults::{DeadlineLayer, FaultInjection, FaultLayer};
+use crate::limits::LimitLayer;
 
 const STARTING: u8 = 0;
 const READY: u8 = 1;
@@ -210,18 +212,21 @@ pub async fn serve(
     routes: Routes,
     gate: Gate,
     domain: &'static str,
+    security: ServerSecurity,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    serve_with_faults(listener, routes, gate, domain, shutdown, grace, FaultInjection::default()).await
+    serve_with_faults(listener, routes, gate, domain, security, shutdown, grace, FaultInjection::default()).await
 }
 
 /// [`serve`] with injected faults, for tests.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve_with_faults(
     listener: TcpListener,
     routes: Routes,
     gate: Gate,
     domain: &'static str,
+    security: ServerSecurity,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
     faults: FaultInjection,
@@ -229,10 +234,24 @@ pub async fn serve_with_faults(
     let incoming = TcpListenerStream::new(listener);
     let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
 
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = security.tls {
+        builder = builder.tls_config(tls).map_err(|error| anyhow::anyhow!("invalid server TLS configuration: {error}"))?;
+    }
+
+    // The observe layer sits right inside the deadline layer, so it counts and logs the
+    // calls that the gate, authentication and limits reject. It belongs to the service whose
+    // telemetry scope runs this function (see `run_service_with`).
+    let telemetry = crate::telemetry::current().unwrap_or_else(|| crate::telemetry::Telemetry::disabled("leadflow"));
+
     // The deadline layer is outermost so an injected delay counts against the deadline.
-    let server = tonic::transport::Server::builder()
+    // Authentication runs before the limits, so they count calls per token subject.
+    let server = builder
         .layer(DeadlineLayer)
+        .layer(crate::telemetry::layer::ObserveLayer::new(telemetry))
         .layer(GateLayer::new(gate.clone(), domain))
+        .layer(AuthLayer::new(security.authenticator, security.access, domain))
+        .layer(LimitLayer::new(security.limits, domain))
         .layer(FaultLayer::new(faults))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async {
@@ -300,6 +319,10 @@ pub struct ServiceParts {
     /// Background jobs started after migration; each gets a receiver that turns true at
     /// shutdown and should return soon after.
     pub jobs: Vec<Job>,
+    /// Authentication, access table, limits and TLS of the port.
+    pub security: ServerSecurity,
+    /// Service name, tracing and metrics settings, and the service's own counters.
+    pub telemetry: crate::telemetry::ServiceTelemetry,
 }
 
 /// A background job of a service.
@@ -326,27 +349,36 @@ pub async fn run_service_with<M: sea_orm_migration::MigratorTrait>(
     use anyhow::Context as _;
 
     let local_addr = listener.local_addr()?;
+    let telemetry = crate::telemetry::Telemetry::start(&parts.telemetry)?;
+    let destinations: Vec<String> = parts.relays.iter().map(|relay| relay.destination().to_owned()).collect();
+    let admin = crate::telemetry::admin::spawn(&telemetry, &parts.telemetry.settings, parts.db.clone(), destinations).await?;
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, &parts.health_names, ServingStatus::NotServing).await;
 
     let routes = reflection_routes(parts.routes.add_service(health_service), &parts.health_names)?;
+    parts.security.log_summary(parts.domain);
     let gate = Gate::new();
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_with_faults(
+    let server = tokio::spawn(telemetry.scope(serve_with_faults(
         listener,
         routes,
         gate.clone(),
         parts.domain,
+        parts.security,
         async {
             let _ = server_stopped.await;
         },
         parts.shutdown_timeout,
         faults,
-    ));
+    )));
 
     if let Err(error) = M::up(&parts.db, None).await {
         let _ = server_stop.send(());
         let _ = server.await;
+        if let Some(admin) = admin {
+            admin.stop().await;
+        }
+        telemetry.shutdown().await;
         return Err(error).context("failed to apply database migrations");
     }
 
@@ -354,10 +386,11 @@ pub async fn run_service_with<M: sea_orm_migration::MigratorTrait>(
     let relays: Vec<_> = parts
         .relays
         .into_iter()
-        .map(|relay| tokio::spawn(relay.run(relay_stopped.clone())))
+        .map(|relay| tokio::spawn(telemetry.scope(relay.run(relay_stopped.clone()))))
         .collect();
 
-    let jobs: Vec<_> = parts.jobs.into_iter().map(|job| tokio::spawn(job(relay_stopped.clone()))).collect();
+    let jobs: Vec<_> =
+        parts.jobs.into_iter().map(|job| tokio::spawn(telemetry.scope(job(relay_stopped.clone())))).collect();
 
     let purge_db = parts.db.clone();
     let mut purge_stopped = relay_stopped.clone();
@@ -412,6 +445,10 @@ pub async fn run_service_with<M: sea_orm_migration::MigratorTrait>(
     if let Some(probe) = probe {
         let _ = probe.await;
     }
+    if let Some(admin) = admin {
+        admin.stop().await;
+    }
+    telemetry.shutdown().await;
     tracing::info!(service = parts.domain, "stopped");
 
     server_result.context("server task failed")?

@@ -3,6 +3,8 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261201_000002_create_leads_and_activities;
+mod m20261205_000001_identity;
+mod m20261205_000002_erasure;
 
 /// Applies the activity service's migrations in order.
 pub struct Migrator;
@@ -13,6 +15,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(leadflow_kit::outbox::migration::Migration),
             Box::new(m20261201_000002_create_leads_and_activities::Migration),
+            Box::new(m20261205_000001_identity::Migration),
+            Box::new(m20261205_000002_erasure::Migration),
         ]
     }
 }

@@ -31,6 +31,16 @@ pub mod lead {
         pub create_time: DateTimeUtc,
         /// Time of the last change.
         pub update_time: DateTimeUtc,
+        /// The lead asked not to be tracked: its activities are not stored.
+        pub do_not_track: bool,
+        /// The lead asked not to be contacted by sales.
+        pub do_not_contact: bool,
+        /// The lead is known only by an anonymous visitor id.
+        pub anonymous: bool,
+        /// Survivor this lead was merged into; look-ups of this lead answer with the survivor.
+        pub merged_into: Option<Uuid>,
+        /// Time the lead's personal data was erased.
+        pub erase_time: Option<DateTimeUtc>,
     }
 
     /// Relations of a lead.
@@ -93,6 +103,63 @@ pub mod activity {
             Relation::Lead.def()
         }
     }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Anonymous visitor ids and the leads they look up.
+pub mod visitor_alias {
+    use sea_orm::entity::prelude::*;
+
+    /// One visitor id (a cookie or device id) of a lead.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "visitor_alias")]
+    pub struct Model {
+        /// The visitor id as the client sent it, trimmed.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub visitor_id: String,
+        /// Lead the visitor id looks up.
+        pub lead_id: Uuid,
+        /// Time the visitor id was first seen.
+        pub create_time: DateTimeUtc,
+        /// Time the visitor id last moved to another lead.
+        pub update_time: DateTimeUtc,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Merges of one lead into another.
+pub mod lead_merge {
+    use sea_orm::entity::prelude::*;
+
+    /// One merge; a lead is merged at most once.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lead_merge")]
+    pub struct Model {
+        /// UUIDv7 of the merge.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Lead that survived.
+        pub survivor_lead_id: Uuid,
+        /// Lead merged into the survivor.
+        #[sea_orm(unique)]
+        pub merged_lead_id: Uuid,
+        /// Who asked for the merge.
+        pub actor: String,
+        /// Time of the merge.
+        pub merge_time: DateTimeUtc,
+        /// Activities that moved to the survivor.
+        pub activities_moved: i32,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
 }

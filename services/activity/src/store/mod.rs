@@ -2,6 +2,8 @@
 //! transaction, so callers decide the transaction boundaries.
 
 pub mod entity;
+pub mod erasure;
+pub mod identity;
 
 use std::collections::BTreeMap;
 
@@ -14,15 +16,42 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domain::LeadRef;
-pub use entity::{activity, lead};
+pub use entity::{activity, lead, lead_merge, visitor_alias};
 
-/// Finds a lead by id, e-mail address or external id.
+/// Maximum number of merge steps followed from a merged lead to its survivor. A merge never
+/// targets a merged lead, so chains stay one step long, and the bound only guards against
+/// corrupted rows.
+const MAX_MERGE_HOPS: usize = 8;
+
+/// Finds a lead by id, e-mail address, external id or visitor id. A merged lead answers with
+/// the lead it was merged into.
 pub async fn find_lead<C: ConnectionTrait>(db: &C, key: &LeadRef) -> Result<Option<lead::Model>, DbErr> {
+    let Some(mut lead) = find_lead_row(db, key).await? else {
+        return Ok(None);
+    };
+    for _ in 0..MAX_MERGE_HOPS {
+        let Some(survivor_id) = lead.merged_into else {
+            return Ok(Some(lead));
+        };
+        match lead::Entity::find_by_id(survivor_id).one(db).await? {
+            Some(survivor) => lead = survivor,
+            None => return Err(DbErr::Custom(format!("lead {} is merged into missing lead {survivor_id}", lead.id))),
+        }
+    }
+    Err(DbErr::Custom(format!("merges from lead {} form a chain longer than {MAX_MERGE_HOPS}", lead.id)))
+}
+
+/// Finds the stored lead row a key names, without following merges.
+pub async fn find_lead_row<C: ConnectionTrait>(db: &C, key: &LeadRef) -> Result<Option<lead::Model>, DbErr> {
     let query = lead::Entity::find();
     let query = match key {
         LeadRef::Id(id) => query.filter(lead::Column::Id.eq(*id)),
         LeadRef::Email(email) => query.filter(lead::Column::Email.eq(email.as_str())),
         LeadRef::ExternalId(id) => query.filter(lead::Column::ExternalId.eq(id.as_str())),
+        LeadRef::Visitor(visitor_id) => match identity::find_alias(db, visitor_id).await? {
+            Some(alias) => query.filter(lead::Column::Id.eq(alias.lead_id)),
+            None => return Ok(None),
+        },
     };
     query.one(db).await
 }
@@ -40,6 +69,11 @@ pub async fn insert_lead<C: ConnectionTrait>(db: &C, model: lead::Model) -> Resu
         outcome: Set(model.outcome),
         create_time: Set(model.create_time),
         update_time: Set(model.update_time),
+        do_not_track: Set(model.do_not_track),
+        do_not_contact: Set(model.do_not_contact),
+        anonymous: Set(model.anonymous),
+        merged_into: Set(model.merged_into),
+        erase_time: Set(model.erase_time),
     };
     row.insert(db).await
 }
@@ -55,6 +89,11 @@ pub async fn update_lead<C: ConnectionTrait>(db: &C, model: &lead::Model) -> Res
         .col_expr(lead::Column::LifecycleStage, Expr::value(model.lifecycle_stage.clone()))
         .col_expr(lead::Column::Outcome, Expr::value(model.outcome.clone()))
         .col_expr(lead::Column::UpdateTime, Expr::value(model.update_time))
+        .col_expr(lead::Column::DoNotTrack, Expr::value(model.do_not_track))
+        .col_expr(lead::Column::DoNotContact, Expr::value(model.do_not_contact))
+        .col_expr(lead::Column::Anonymous, Expr::value(model.anonymous))
+        .col_expr(lead::Column::MergedInto, Expr::value(model.merged_into))
+        .col_expr(lead::Column::EraseTime, Expr::value(model.erase_time))
         .filter(lead::Column::Id.eq(model.id))
         .exec(db)
         .await?;
@@ -80,10 +119,11 @@ pub async fn insert_activity<C: ConnectionTrait>(db: &C, model: activity::Model)
     row.insert(db).await
 }
 
-/// Lists leads newest first, after the lead `after` when given. UUIDv7 ids sort by creation
-/// time, so the id alone is the keyset.
+/// Lists leads newest first, after the lead `after` when given, leaving out merged leads.
+/// UUIDv7 ids sort by creation time, so the id alone is the keyset.
 pub async fn list_leads<C: ConnectionTrait>(db: &C, after: Option<Uuid>, limit: u64) -> Result<Vec<lead::Model>, DbErr> {
-    let mut query = lead::Entity::find().order_by_desc(lead::Column::Id).limit(limit);
+    let mut query =
+        lead::Entity::find().filter(lead::Column::MergedInto.is_null()).order_by_desc(lead::Column::Id).limit(limit);
     if let Some(after) = after {
         query = query.filter(lead::Column::Id.lt(after));
     }

@@ -5,6 +5,8 @@ use sea_orm_migration::prelude::*;
 
 mod m20261201_000002_create_qualification_tables;
 mod m20261204_000003_add_reps_sla_settings;
+mod m20261205_000001_identity;
+mod m20261205_000002_erasure;
 
 /// Applies the qualification service's migrations in order.
 pub struct Migrator;
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(leadflow_kit::outbox::migration::Migration),
             Box::new(m20261201_000002_create_qualification_tables::Migration),
             Box::new(m20261204_000003_add_reps_sla_settings::Migration),
+            Box::new(m20261205_000001_identity::Migration),
+            Box::new(m20261205_000002_erasure::Migration),
         ]
     }
 }

@@ -91,6 +91,8 @@ pub mod qualification {
         pub answers: Option<Json>,
         /// Lead attributes of the last MQL event as a JSON object of strings.
         pub attributes: Option<Json>,
+        /// The lead asked not to be contacted.
+        pub do_not_contact: bool,
     }
 
     /// Relations of a qualification.
@@ -274,6 +276,30 @@ pub mod setting {
     }
 
     /// A setting has no relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Leads merged into another lead; reads of a merged lead answer with the survivor.
+pub mod lead_merge {
+    use sea_orm::entity::prelude::*;
+
+    /// One merged lead.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lead_merge")]
+    pub struct Model {
+        /// Lead merged into the survivor.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub merged_lead_id: Uuid,
+        /// Lead that survived.
+        pub survivor_lead_id: Uuid,
+        /// Time of the merge.
+        pub merge_time: DateTimeUtc,
+    }
+
+    /// A merge record has no relations.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 

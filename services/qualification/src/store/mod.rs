@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::domain::{FunnelPeriod, ValidBant};
-pub use entity::{assignment, funnel_lead, qualification, rep, setting, sla_entry, transition};
+pub use entity::{assignment, funnel_lead, lead_merge, qualification, rep, setting, sla_entry, transition};
 
 /// Stored value of an imported won outcome.
 pub const OUTCOME_WON: &str = "WON";
@@ -62,6 +62,7 @@ pub async fn update_qualification<C: ConnectionTrait>(
         .col_expr(qualification::Column::OverrideReason, Expr::value(model.override_reason.clone()))
         .col_expr(qualification::Column::Answers, Expr::value(model.answers.clone()))
         .col_expr(qualification::Column::Attributes, Expr::value(model.attributes.clone()))
+        .col_expr(qualification::Column::DoNotContact, Expr::value(model.do_not_contact))
         .filter(qualification::Column::LeadId.eq(model.lead_id))
         .filter(qualification::Column::State.eq(expected_state))
         .exec(db)
@@ -88,8 +89,14 @@ pub async fn list_queue<C: ConnectionTrait>(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
 ) -> Result<Vec<qualification::Model>, DbErr> {
+    // A merged lead's own entry leaves the queue; its survivor's entry stands for it.
+    let merged_leads = sea_orm::sea_query::Query::select()
+        .column(lead_merge::Column::MergedLeadId)
+        .from(lead_merge::Entity)
+        .to_owned();
     let mut query = qualification::Entity::find()
         .filter(qualification::Column::State.is_in(states.iter().copied()))
+        .filter(qualification::Column::LeadId.not_in_subquery(merged_leads))
         .order_by_asc(qualification::Column::MqlTime)
         .order_by_asc(qualification::Column::LeadId)
         .limit(limit);

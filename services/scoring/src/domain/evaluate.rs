@@ -23,6 +23,8 @@ pub struct ActivityFact {
     pub occurred_at: DateTime<Utc>,
     /// Its properties.
     pub properties: BTreeMap<String, String>,
+    /// Recorded while the lead was an anonymous visitor.
+    pub anonymous: bool,
 }
 
 /// Reason an activity counts or not.
@@ -36,6 +38,8 @@ pub enum Verdict {
     FilterNotMatched,
     /// A rule matched, but its limit was already used. The detail names the activity that used it.
     LimitReached(String),
+    /// The activity was recorded while the lead was anonymous, and the model scores no such activity.
+    AnonymousNotScored,
 }
 
 impl Verdict {
@@ -46,6 +50,7 @@ impl Verdict {
             Verdict::NoRule => "no_rule",
             Verdict::FilterNotMatched => "filter_not_matched",
             Verdict::LimitReached(_) => "limit_reached",
+            Verdict::AnonymousNotScored => "anonymous_not_scored",
         }
     }
 
@@ -56,6 +61,7 @@ impl Verdict {
             Verdict::NoRule => "no rule scores this activity type".to_owned(),
             Verdict::FilterNotMatched => "no rule filter matched the activity's properties".to_owned(),
             Verdict::LimitReached(detail) => detail.clone(),
+            Verdict::AnonymousNotScored => "recorded while the lead was an anonymous visitor; the model scores no such activity".to_owned(),
         }
     }
 }
@@ -164,6 +170,12 @@ pub fn award_all(model: &Model, activities: &[ActivityFact]) -> Vec<Award> {
                 base_points: 0,
                 verdict: if typed.is_empty() { Verdict::NoRule } else { Verdict::FilterNotMatched },
             };
+            // Excluded anonymous activities use up no limit, so the first known activity of
+            // a once-per-lead rule still counts.
+            if activity.anonymous && model.exclude_anonymous {
+                award.verdict = Verdict::AnonymousNotScored;
+                return award;
+            }
 
             let Some((index, rule)) = typed.into_iter().find(|(_, rule)| filter_matches(&rule.filter, activity)) else {
                 return award;

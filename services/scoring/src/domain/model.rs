@@ -36,6 +36,10 @@ pub struct Model {
     pub floor: Option<i64>,
     /// What the version changes.
     pub description: String,
+    /// Activities recorded while the lead was anonymous score 0 points when true. Versions
+    /// stored before the setting existed read as false.
+    #[serde(default)]
+    pub exclude_anonymous: bool,
 }
 
 /// A behavioural rule.
@@ -159,6 +163,7 @@ impl Model {
             min_fit: 0,
             floor: None,
             description: "Built-in starting model: points per activity type, MQL at 50.".to_owned(),
+            exclude_anonymous: false,
         }
     }
 
@@ -469,6 +474,7 @@ pub fn read_model(model: Option<&api::ScoringModel>) -> (Model, Vec<FieldViolati
         min_fit: model.min_fit_score,
         floor: model.score_floor,
         description: model.description.clone(),
+        exclude_anonymous: model.exclude_anonymous_activity,
     };
     (model, violations)
 }
@@ -561,6 +567,7 @@ pub fn model_to_proto(model: &Model) -> api::ScoringModel {
         score_floor: model.floor,
         state: 0,
         rescore: None,
+        exclude_anonymous_activity: model.exclude_anonymous,
     }
 }
 

@@ -26,6 +26,7 @@ fn fact(kind: &str, occurred_at: DateTime<Utc>, properties: &[(&str, &str)]) -> 
         activity_type: kind.to_owned(),
         occurred_at,
         properties: properties.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        anonymous: false,
     }
 }
 
@@ -266,4 +267,24 @@ fn url_prefix_ends_at_a_segment() {
     assert!(!path_has_prefix("/pricing-old", "/pricing"));
     assert!(!path_has_prefix("/Pricing", "/pricing"));
     assert!(path_has_prefix("/docs/api", "/docs/"));
+}
+
+#[test]
+fn excluded_anonymous_activity_scores_zero_and_spends_no_limit() {
+    let mut model = valid(api::ScoringModel {
+        rules: vec![rule("demo", ActivityType::DemoRequest, 40, limit(LimitKind::OncePerLead))],
+        mql_threshold: 40,
+        exclude_anonymous_activity: true,
+        ..api::ScoringModel::default()
+    });
+    let anonymous = ActivityFact { anonymous: true, ..fact("DEMO_REQUEST", at(9, 0), &[]) };
+    let known = fact("DEMO_REQUEST", at(9, 5), &[]);
+
+    let evaluation = evaluate(&model, &[anonymous.clone(), known.clone()], &BTreeMap::new(), "", at(10, 0));
+    assert_eq!(evaluation.awards[0].verdict, Verdict::AnonymousNotScored);
+    assert_eq!(evaluation.points, [0, 40]);
+
+    model.exclude_anonymous = false;
+    let evaluation = evaluate(&model, &[anonymous, known], &BTreeMap::new(), "", at(10, 0));
+    assert_eq!(evaluation.points, [40, 0]);
 }

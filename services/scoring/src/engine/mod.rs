@@ -24,7 +24,7 @@ use leadflow_proto::types::{Outcome, QualificationState};
 use prost::Message;
 use sea_orm::{ConnectionTrait, DbErr};
 use tonic::Status;
-use tonic::transport::Channel;
+use leadflow_kit::auth::TokenChannel;
 use uuid::Uuid;
 
 use crate::domain::{self, ActivityFact, Model};
@@ -82,7 +82,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
 
 /// Returns the lead's score row, creating it when this is the first event of the lead. A new
 /// lead is announced to the qualification service for the funnel.
-async fn ensure_score<C: ConnectionTrait>(
+pub(crate) async fn ensure_score<C: ConnectionTrait>(
     db: &C,
     model: &Model,
     lead_id: Uuid,
@@ -99,6 +99,7 @@ async fn ensure_score<C: ConnectionTrait>(
         source: String::new(),
         campaign: String::new(),
         lead_create_time: Some(to_timestamp(lead_create_time)),
+        do_not_contact: false,
     });
     enqueue(db, lead_id, traceparent, kind).await?;
     Ok(score)
@@ -132,9 +133,12 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
             activity_event::Kind::LeadProfileChanged(profile) => {
                 let lead_create_time = profile.lead_create_time.as_ref().and_then(from_timestamp).unwrap_or(created_at);
                 let mut score = ensure_score(db, model, lead_id, lead_create_time, now, &event.traceparent).await?;
-                let attribution_changed = score.source != profile.source || score.campaign != profile.campaign;
+                let attribution_changed = score.source != profile.source
+                    || score.campaign != profile.campaign
+                    || score.do_not_contact != profile.do_not_contact;
                 score.source = profile.source.clone();
                 score.campaign = profile.campaign.clone();
+                score.do_not_contact = profile.do_not_contact;
                 score.attributes = store::map_to_json(&profile.attributes.clone().into_iter().collect());
                 store::update_score(db, &score).await?;
 
@@ -143,6 +147,7 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                         source: profile.source.clone(),
                         campaign: profile.campaign.clone(),
                         lead_create_time: Some(to_timestamp(score.lead_create_time)),
+                        do_not_contact: profile.do_not_contact,
                     });
                     enqueue(db, lead_id, &event.traceparent, kind).await?;
                 }
@@ -152,15 +157,24 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 let Some(type_name) = domain::activity_type_name(recorded.r#type) else {
                     return Err(EventError::Invalid(index, format!("activity type {} is unknown", recorded.r#type)));
                 };
-                ensure_score(db, model, lead_id, created_at, now, &event.traceparent).await?;
+                let score = ensure_score(db, model, lead_id, created_at, now, &event.traceparent).await?;
+                // An activity of a lead merged in the meantime belongs to the survivor.
+                let owner = crate::identity::survivor_of(db, &score).await?;
                 if !store::activity_known(db, activity_id).await? {
                     let fact = ActivityFact {
                         activity_id,
                         activity_type: type_name.to_owned(),
                         occurred_at: recorded.occurred_at.as_ref().and_then(from_timestamp).unwrap_or(created_at),
                         properties: recorded.properties.clone().into_iter().collect(),
+                        anonymous: recorded.anonymous,
                     };
-                    store::insert_activity(db, lead_id, &fact).await?;
+                    store::insert_activity(db, owner, &fact).await?;
+                }
+                if owner != lead_id {
+                    if !touched.iter().any(|(id, _)| *id == owner) {
+                        touched.push((owner, event.traceparent.clone()));
+                    }
+                    continue;
                 }
             }
             activity_event::Kind::OutcomeImported(imported) => {
@@ -173,6 +187,22 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                     occurred_at: imported.occurred_at,
                 });
                 enqueue(db, lead_id, &event.traceparent, kind).await?;
+                continue;
+            }
+            activity_event::Kind::LeadsMerged(merged) => {
+                // The survivor is settled by the merge itself, with activities of this batch.
+                touched.retain(|(id, _)| *id != lead_id);
+                crate::identity::apply_leads_merged(db, model, lead_id, merged, index, now, &event.traceparent).await?;
+                continue;
+            }
+            activity_event::Kind::LeadErased(erased) => {
+                // Activities of this batch recorded before the erasure count first; the lead
+                // is frozen afterwards.
+                if let Some(position) = touched.iter().position(|(id, _)| *id == lead_id) {
+                    let (_, traceparent) = touched.remove(position);
+                    settle_lead(db, model, lead_id, now, Cause::Events, &traceparent).await?;
+                }
+                crate::erasure::apply_lead_erased(db, lead_id, erased, &event.traceparent, now).await?;
                 continue;
             }
         }
@@ -242,12 +272,12 @@ fn outcome_name(value: i32) -> Option<&'static str> {
 
 /// Delivers outbox rows to `QualificationEventsService.DeliverScoringEvents`.
 pub struct QualificationSink {
-    client: QualificationEventsServiceClient<Channel>,
+    client: QualificationEventsServiceClient<TokenChannel>,
 }
 
 impl QualificationSink {
     /// Creates a sink over a (lazily connecting) channel to the qualification service.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: TokenChannel) -> Self {
         Self { client: QualificationEventsServiceClient::new(channel) }
     }
 }

@@ -28,6 +28,8 @@ pub enum Cause {
     Schedule,
     /// A new model version was published.
     Rescore,
+    /// Another lead was merged into this one; its activities arrived as pending.
+    Merge,
 }
 
 /// Ledger entry kinds as stored.
@@ -114,6 +116,15 @@ pub async fn settle_lead<C: ConnectionTrait>(
     let Some(mut score) = store::find_score_for_update(db, lead_id).await? else {
         return Ok(false);
     };
+    // A merged lead keeps no activities and a score of 0 with the ledger entries of the merge.
+    if score.merged_into.is_some() {
+        return Ok(false);
+    }
+    // An erased lead's score stays as it was at the erasure: its properties and attributes
+    // are gone, so a new evaluation would change points for no real reason.
+    if crate::erasure::is_erased(db, lead_id).await? {
+        return Ok(false);
+    }
     let rows = store::lead_activities(db, lead_id).await?;
     let facts: Vec<_> = rows.iter().map(store::fact_from_row).collect();
     let attributes = store::json_to_map(&score.attributes);
@@ -183,7 +194,9 @@ pub async fn settle_lead<C: ConnectionTrait>(
 
     let before = score.score;
     let after = ledger.running;
-    let effective = latest_new_activity.unwrap_or(now);
+    // Activities that a merge brought are old, but the survivor qualifies through the merge,
+    // so a crossing it causes is dated at the merge.
+    let effective = if cause == Cause::Merge { now } else { latest_new_activity.unwrap_or(now) };
     if before >= model.threshold && after < model.threshold {
         let detail = format!("total {after} is below the threshold {}; an MQL stays an MQL", model.threshold);
         ledger.push(kind::FELL_BELOW, None, "", 0, "fell_below", detail, effective);
@@ -196,7 +209,11 @@ pub async fn settle_lead<C: ConnectionTrait>(
     if became_mql {
         // A lead that was an MQL before was re-armed by a recycle at an unknown instant, so its
         // new crossing is dated by the activity that caused it rather than by history.
-        let historical = if score.mql_count == 0 { crossing_point(model, &facts, &attributes, &score.source, now) } else { None };
+        let historical = if score.mql_count == 0 && cause != Cause::Merge {
+            crossing_point(model, &facts, &attributes, &score.source, now)
+        } else {
+            None
+        };
         let (crossed_at, crossed_score) = historical.unwrap_or((effective, after));
         let detail = format!("total {crossed_score} reached the threshold {}", model.threshold);
         ledger.push(kind::MQL, None, "", 0, "threshold_crossed", detail, crossed_at);
@@ -217,8 +234,10 @@ pub async fn settle_lead<C: ConnectionTrait>(
             crossed_at: Some(to_timestamp(crossed_at)),
             top_reasons: reasons,
             attributes: store::json_to_map(&score.attributes),
+            do_not_contact: score.do_not_contact,
         });
         enqueue(db, lead_id, traceparent, kind).await?;
+        leadflow_kit::telemetry::increment(&crate::server::MQLS_CREATED);
         tracing::info!(lead_id = %lead_id, score = crossed_score, threshold = model.threshold, model_version = model.version, "lead became MQL");
     }
 
@@ -287,5 +306,7 @@ pub fn new_score(lead_id: Uuid, lead_create_time: DateTime<Utc>, model: &Model, 
         next_check_at: None,
         lead_create_time,
         update_time: now,
+        merged_into: None,
+        do_not_contact: false,
     }
 }

@@ -559,6 +559,7 @@ fn to_model(features: &[Feature], points: &[i64]) -> Model {
         min_fit: 0,
         floor: None,
         description: String::new(),
+        exclude_anonymous: false,
     }
 }
 

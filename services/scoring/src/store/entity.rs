@@ -114,6 +114,10 @@ pub mod lead_score {
         pub lead_create_time: DateTimeUtc,
         /// Instant of the last evaluation; the stored score describes this instant.
         pub update_time: DateTimeUtc,
+        /// Survivor the lead was merged into; a merged lead keeps a score of 0.
+        pub merged_into: Option<Uuid>,
+        /// The lead asked not to be contacted; carried to the sales queue.
+        pub do_not_contact: bool,
     }
 
     /// No relations.
@@ -152,6 +156,8 @@ pub mod scored_activity {
         pub verdict: String,
         /// Detail of the verdict.
         pub detail: String,
+        /// Recorded while the lead was an anonymous visitor.
+        pub anonymous: bool,
     }
 
     /// No relations.

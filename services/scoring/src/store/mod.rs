@@ -228,6 +228,8 @@ pub async fn insert_score<C: ConnectionTrait>(db: &C, score: &lead_score::Model)
         next_check_at: Set(score.next_check_at),
         lead_create_time: Set(score.lead_create_time),
         update_time: Set(score.update_time),
+        merged_into: Set(score.merged_into),
+        do_not_contact: Set(score.do_not_contact),
     };
     lead_score::Entity::insert(row).exec_without_returning(db).await?;
     Ok(())
@@ -251,6 +253,8 @@ pub async fn update_score<C: ConnectionTrait>(db: &C, score: &lead_score::Model)
         .col_expr(lead_score::Column::ModelVersion, Expr::value(score.model_version))
         .col_expr(lead_score::Column::NextCheckAt, Expr::value(score.next_check_at))
         .col_expr(lead_score::Column::UpdateTime, Expr::value(score.update_time))
+        .col_expr(lead_score::Column::MergedInto, Expr::value(score.merged_into))
+        .col_expr(lead_score::Column::DoNotContact, Expr::value(score.do_not_contact))
         .filter(lead_score::Column::LeadId.eq(score.lead_id))
         .exec(db)
         .await?;
@@ -275,6 +279,7 @@ pub async fn insert_activity<C: ConnectionTrait>(db: &C, lead_id: Uuid, fact: &A
         credited_points: Set(0),
         verdict: Set(PENDING.to_owned()),
         detail: Set(String::new()),
+        anonymous: Set(fact.anonymous),
     };
     scored_activity::Entity::insert(row).exec_without_returning(db).await?;
     Ok(())
@@ -314,6 +319,7 @@ pub fn fact_from_row(row: &scored_activity::Model) -> ActivityFact {
         activity_type: row.activity_type.clone(),
         occurred_at: row.occurred_at,
         properties: json_to_map(&row.properties),
+        anonymous: row.anonymous,
     }
 }
 

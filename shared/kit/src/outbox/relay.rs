@@ -91,6 +91,11 @@ impl Relay {
         Self { db, destination: destination.to_owned(), sink, wake, config }
     }
 
+    /// Returns the service that receives the events, for example `scoring`.
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+
     /// Runs until `shutdown` turns true. A batch in flight when shutdown starts is finished.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(destination = %self.destination, "outbox relay started");
@@ -116,6 +121,9 @@ impl Relay {
                 Err(BatchError::Retryable(error)) => {
                     failures = failures.saturating_add(1);
                     let delay = self.backoff(failures);
+                    if let Some(telemetry) = crate::telemetry::current() {
+                        telemetry.metrics().record_relay_retry(&self.destination);
+                    }
                     tracing::warn!(
                         destination = %self.destination,
                         attempt = failures,
