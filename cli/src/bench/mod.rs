@@ -183,7 +183,7 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Samples the resident memory of `pids` every 100 ms until told to stop; returns the peak
+/// Samples the resident memory of `pids` every 100 ms until stopped; returns the peak
 /// of each in KiB.
 fn sample_rss(pids: Vec<u32>) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<Vec<u64>>) {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);

@@ -25,10 +25,10 @@ use crate::i18n::Text;
 /// The three services, in start order (consumers first).
 pub const SERVICES: [&str; 3] = ["qualification", "scoring", "activity"];
 
-/// Longest wait for a service to report SERVING.
+/// Maximum wait for a service to report SERVING.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where the services keep their data.
+/// Location of the services' data.
 #[derive(Clone, Debug)]
 pub enum Storage {
     /// One SQLite file per service in this folder.

@@ -414,7 +414,7 @@ async fn track_in<C: ConnectionTrait>(txn: &C, track: &TrackInput, traceparent: 
     };
     crate::erasure::reject_erased(&lead)?;
 
-    // A lead that asked not to be tracked gets a successful answer, but nothing is stored
+    // A lead that asked not to be tracked gets a successful response, but nothing is stored
     // and no event reaches scoring.
     let response = if lead.do_not_track {
         TrackActivityResponse { activity: None, created: false, do_not_track: true, lead_id: lead.id.to_string() }

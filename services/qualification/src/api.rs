@@ -461,7 +461,7 @@ impl QualificationApi {
 
     async fn do_get(&self, request: GetQualificationRequest) -> ApiResult<GetQualificationResponse> {
         let requested = require_lead_id(&request.lead_id)?;
-        // A merged lead answers with the survivor's qualification.
+        // For a merged lead, returns the survivor's qualification.
         let lead_id = crate::identity::survivor_of(&self.db, requested).await?;
         let Some(row) = store::find_qualification(&self.db, lead_id).await? else {
             return Err(qualification_not_found(requested));

@@ -289,7 +289,7 @@ impl ScoringApi {
             ),
         };
 
-        // A merged lead answers with its survivor's score.
+        // For a merged lead, returns its survivor's score.
         let Some(score) = crate::identity::resolve_score(&self.db, lead_id).await? else {
             return Err(ApiError::not_found(
                 Reason::ScoreNotFound,

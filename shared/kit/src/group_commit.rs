@@ -43,7 +43,7 @@ where
 /// Settings of a [`GroupCommit`].
 #[derive(Clone, Copy, Debug)]
 pub struct GroupCommitConfig {
-    /// Most jobs in one transaction.
+    /// Maximum number of jobs in one transaction.
     pub max_batch: usize,
     /// Writer tasks, each with its own transaction. On SQLite the pool has one connection, so
     /// more than one writer only queues for it.
@@ -125,7 +125,7 @@ struct Writer {
     max_batch: usize,
 }
 
-/// How a batch ended for the jobs that ran before it stopped.
+/// End state of a batch, with the results of the jobs that ran before it stopped.
 enum Outcome<R> {
     /// Every job ran; the results are those of the jobs, in queue order.
     Ran(Vec<ApiResult<R>>),
@@ -133,7 +133,7 @@ enum Outcome<R> {
     Broken { results: Vec<ApiResult<R>>, error: BatchFailure },
 }
 
-/// Why a whole batch failed.
+/// Cause of a failed batch.
 struct BatchFailure {
     unreachable: bool,
     cause: String,
@@ -163,7 +163,7 @@ impl Writer {
         let mut batch = Vec::with_capacity(self.max_batch);
         loop {
             // The lock is held only while this writer waits for jobs, so the others keep
-            // committing; whoever holds it takes everything queued, up to the maximum.
+            // committing. The writer that holds it takes everything queued, up to the maximum.
             let received = queue.lock().await.recv_many(&mut batch, self.max_batch).await;
             if received == 0 {
                 break;
@@ -185,7 +185,7 @@ impl Writer {
         let mut results = results.into_iter();
         for reply in replies {
             let result = match (results.next(), &failure) {
-                // A job's own error stands whatever happened to the batch.
+                // A job's own error is returned whatever happened to the batch.
                 (Some(Err(error)), _) => Err(error),
                 (Some(Ok(value)), None) => {
                     stored = true;

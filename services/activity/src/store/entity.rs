@@ -31,13 +31,13 @@ pub mod lead {
         pub create_time: DateTimeUtc,
         /// Time of the last change.
         pub update_time: DateTimeUtc,
-        /// The lead asked not to be tracked: its activities are not stored.
+        /// Do-not-track consent flag: the lead's activities are not stored.
         pub do_not_track: bool,
-        /// The lead asked not to be contacted by sales.
+        /// Do-not-contact consent flag: sales must not contact the lead.
         pub do_not_contact: bool,
         /// The lead is known only by an anonymous visitor id.
         pub anonymous: bool,
-        /// Survivor this lead was merged into; look-ups of this lead answer with the survivor.
+        /// Survivor this lead was merged into; look-ups of this lead return the survivor.
         pub merged_into: Option<Uuid>,
         /// Time the lead's personal data was erased.
         pub erase_time: Option<DateTimeUtc>,
@@ -149,7 +149,7 @@ pub mod lead_merge {
         /// Lead merged into the survivor.
         #[sea_orm(unique)]
         pub merged_lead_id: Uuid,
-        /// Who asked for the merge.
+        /// Caller that requested the merge.
         pub actor: String,
         /// Time of the merge.
         pub merge_time: DateTimeUtc,

@@ -91,7 +91,7 @@ pub mod qualification {
         pub answers: Option<Json>,
         /// Lead attributes of the last MQL event as a JSON object of strings.
         pub attributes: Option<Json>,
-        /// The lead asked not to be contacted.
+        /// Do-not-contact consent flag of the lead.
         pub do_not_contact: bool,
     }
 
@@ -282,7 +282,7 @@ pub mod setting {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Leads merged into another lead; reads of a merged lead answer with the survivor.
+/// Leads merged into another lead; reads of a merged lead return the survivor.
 pub mod lead_merge {
     use sea_orm::entity::prelude::*;
 

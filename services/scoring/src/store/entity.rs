@@ -116,7 +116,7 @@ pub mod lead_score {
         pub update_time: DateTimeUtc,
         /// Survivor the lead was merged into; a merged lead keeps a score of 0.
         pub merged_into: Option<Uuid>,
-        /// The lead asked not to be contacted; carried to the sales queue.
+        /// Do-not-contact consent flag, carried to the sales queue.
         pub do_not_contact: bool,
     }
 
