@@ -116,3 +116,105 @@ async fn mixed_calls(mut suite: Suite) -> Suite {
 async fn failed_calls_roll_back_alone() {
     on_every_backend(mixed_calls).await;
 }
+
+/// Concurrent calls that share a new e-mail address, a request id or a visitor: the batch
+/// creates one lead for the address, stores one activity per request id, and answers a
+/// request id reused with other content with INVALID_ARGUMENT.
+async fn repeats_in_one_batch(mut suite: Suite) -> Suite {
+    const SAME_LEAD: usize = 40;
+    const SAME_REQUEST: usize = 20;
+    const REUSED_ID: usize = 10;
+    const VISITOR: usize = 10;
+    let by_email = Some(LeadKey { key: Some(lead_key::Key::Email("nou@example.ro".to_owned())) });
+
+    let mut tasks = Vec::new();
+    for index in 0..SAME_LEAD + SAME_REQUEST + REUSED_ID + VISITOR {
+        let mut client = suite.activity.clone();
+        let by_email = by_email.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = if index < SAME_LEAD {
+                TrackActivityRequest {
+                    lead: by_email,
+                    r#type: ActivityType::PageView as i32,
+                    idempotency_key: format!("new-lead-{index}"),
+                    create_lead: true,
+                    ..TrackActivityRequest::default()
+                }
+            } else if index < SAME_LEAD + SAME_REQUEST {
+                TrackActivityRequest {
+                    lead: by_email,
+                    r#type: ActivityType::ContentDownload as i32,
+                    create_lead: true,
+                    request_id: "one-request".to_owned(),
+                    ..TrackActivityRequest::default()
+                }
+            } else if index < SAME_LEAD + SAME_REQUEST + REUSED_ID {
+                TrackActivityRequest {
+                    lead: by_email,
+                    r#type: ActivityType::PageView as i32,
+                    idempotency_key: format!("reused-{index}"),
+                    create_lead: true,
+                    request_id: "reused-request".to_owned(),
+                    ..TrackActivityRequest::default()
+                }
+            } else {
+                TrackActivityRequest {
+                    lead: Some(LeadKey { key: Some(lead_key::Key::VisitorId(format!("vizitator-{index}"))) }),
+                    r#type: ActivityType::PageView as i32,
+                    ..TrackActivityRequest::default()
+                }
+            };
+            (index, client.track_activity(request).await)
+        }));
+    }
+
+    let mut lead_ids = Vec::new();
+    let mut same_request_ids = Vec::new();
+    let (mut reused_stored, mut reused_rejected) = (0, 0);
+    for task in tasks {
+        let (index, result) = task.await.expect("client task");
+        if index < SAME_LEAD {
+            let response = result.expect("call for the new lead stored").into_inner();
+            assert!(response.created, "call {index} created its activity");
+            lead_ids.push(response.lead_id);
+        } else if index < SAME_LEAD + SAME_REQUEST {
+            let response = result.expect("repeated request answered").into_inner();
+            same_request_ids.push(response.activity.expect("activity").activity_id);
+            lead_ids.push(response.lead_id);
+        } else if index < SAME_LEAD + SAME_REQUEST + REUSED_ID {
+            match result {
+                Ok(_) => reused_stored += 1,
+                Err(status) => {
+                    assert_eq!(status.code(), Code::InvalidArgument, "call {index}");
+                    reused_rejected += 1;
+                }
+            }
+        } else {
+            let response = result.expect("visitor call stored").into_inner();
+            assert!(response.created, "visitor call {index} created its activity");
+        }
+    }
+
+    lead_ids.sort();
+    lead_ids.dedup();
+    assert_eq!(lead_ids.len(), 1, "every call for the new address reached one lead");
+    same_request_ids.dedup();
+    assert_eq!(same_request_ids.len(), 1, "every repeat of the request id returned the same activity");
+    assert_eq!(reused_stored, 1, "one call of the reused request id was stored");
+    assert_eq!(reused_rejected, REUSED_ID - 1);
+
+    let url = &suite.database_urls[0];
+    let leads = query_count(url, "SELECT COUNT(*) FROM lead WHERE email = 'nou@example.ro'").await;
+    assert_eq!(leads, 1);
+    let listed = ListActivitiesRequest { lead: by_id(&lead_ids[0]), page_size: 1000, page_token: String::new() };
+    let activities = suite.activity.list_activities(listed).await.expect("list").into_inner().activities;
+    assert_eq!(activities.len(), SAME_LEAD + 1 + 1, "one activity per call, per request id and per reused id");
+    let visitors = query_count(url, "SELECT COUNT(*) FROM lead WHERE anonymous").await;
+    assert_eq!(visitors, VISITOR as i64, "each visitor has its own anonymous lead");
+    suite
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeats_share_one_batch() {
+    on_every_backend(repeats_in_one_batch).await;
+}

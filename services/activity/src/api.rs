@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use leadflow_kit::errors::{FieldViolation, Reason};
-use leadflow_kit::group_commit::{self, GroupCommit, GroupCommitConfig};
+use leadflow_kit::group_commit::{GroupCommit, GroupCommitConfig};
 use leadflow_kit::idempotency::{self, RequestKey};
 use leadflow_kit::outbox::OutboxWaker;
 use leadflow_kit::time::{from_timestamp, to_timestamp};
@@ -33,19 +33,22 @@ pub struct ActivityApi {
     db: DatabaseConnection,
     waker: OutboxWaker,
     /// Commits concurrent `TrackActivity` calls together.
-    tracks: GroupCommit<TrackActivityResponse>,
+    tracks: GroupCommit<TrackWork>,
 }
 
 impl ActivityApi {
     /// Creates the handlers over the service's database and starts the group-commit writers
     /// of `TrackActivity`; `waker` wakes the outbox relay.
     pub fn new(db: DatabaseConnection, waker: OutboxWaker) -> Self {
-        let tracks = GroupCommit::start(db.clone(), waker.clone(), GroupCommitConfig::for_database(&db));
+        let tracks = GroupCommit::start(db.clone(), waker.clone(), TrackWork, GroupCommitConfig::for_database(&db));
         Self { db, waker, tracks }
     }
 }
 
 mod identity;
+mod tracking;
+
+use tracking::{TrackInput, TrackJob, TrackWork};
 
 /// A validated lead upsert.
 #[derive(Clone, Debug, Default)]
@@ -149,6 +152,27 @@ pub(crate) fn validate_activity(
     })
 }
 
+/// Builds the row of a new lead from a validated upsert; empty attribute values are left out.
+fn new_lead(input: &LeadInput, now: DateTime<Utc>) -> lead::Model {
+    lead::Model {
+        id: Uuid::now_v7(),
+        email: input.email.clone(),
+        external_id: input.external_id.clone(),
+        source: input.source.clone().unwrap_or_default(),
+        campaign: input.campaign.clone().unwrap_or_default(),
+        attributes: store::map_to_json(&input.attributes.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        lifecycle_stage: domain::lifecycle_name(LifecycleStage::Lead).to_owned(),
+        outcome: None,
+        create_time: now,
+        update_time: now,
+        do_not_track: input.do_not_track.unwrap_or(false),
+        do_not_contact: input.do_not_contact.unwrap_or(false),
+        anonymous: false,
+        merged_into: None,
+        erase_time: None,
+    }
+}
+
 /// Creates or updates a lead; returns the lead and whether it was created.
 async fn upsert_lead<C: ConnectionTrait>(db: &C, input: &LeadInput, traceparent: &str) -> ApiResult<(lead::Model, bool)> {
     let by_email = match &input.email {
@@ -178,23 +202,7 @@ async fn upsert_lead<C: ConnectionTrait>(db: &C, input: &LeadInput, traceparent:
 
     let now = leadflow_kit::time::now();
     let Some(mut lead) = existing else {
-        let lead = lead::Model {
-            id: Uuid::now_v7(),
-            email: input.email.clone(),
-            external_id: input.external_id.clone(),
-            source: input.source.clone().unwrap_or_default(),
-            campaign: input.campaign.clone().unwrap_or_default(),
-            attributes: store::map_to_json(&input.attributes.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()),
-            lifecycle_stage: domain::lifecycle_name(LifecycleStage::Lead).to_owned(),
-            outcome: None,
-            create_time: now,
-            update_time: now,
-            do_not_track: input.do_not_track.unwrap_or(false),
-            do_not_contact: input.do_not_contact.unwrap_or(false),
-            anonymous: false,
-            merged_into: None,
-            erase_time: None,
-        };
+        let lead = new_lead(input, now);
         let lead = store::insert_lead(db, lead).await?;
         events::lead_profile_changed(db, &lead, true, traceparent).await?;
         tracing::info!(lead_id = %lead.id, "lead created");
@@ -287,20 +295,20 @@ async fn insert_activity<C: ConnectionTrait>(
 ) -> ApiResult<(activity::Model, bool)> {
     if let Some(key) = &input.idempotency_key {
         if let Some(existing) = store::find_activity_by_key(db, key).await? {
-            if existing.lead_id != lead.id || existing.activity_type != input.type_name {
-                return Err(ApiError::invalid_field(
-                    "idempotency_key",
-                    format!(
-                        "{key:?} was already used for activity {} of another lead or type; use a new key for a new activity",
-                        existing.id
-                    ),
-                ));
-            }
+            check_repeat(&existing, lead, input)?;
             return Ok((existing, false));
         }
     }
 
-    let activity = activity::Model {
+    let activity = new_activity(lead, input);
+    let activity = store::insert_activity(db, activity).await?;
+    events::activity_recorded(db, &activity, lead.anonymous, traceparent).await?;
+    Ok((activity, true))
+}
+
+/// Builds the row of a new activity of `lead`.
+fn new_activity(lead: &lead::Model, input: &ActivityInput) -> activity::Model {
+    activity::Model {
         id: Uuid::now_v7(),
         lead_id: lead.id,
         activity_type: input.type_name.to_owned(),
@@ -308,10 +316,57 @@ async fn insert_activity<C: ConnectionTrait>(
         properties: store::map_to_json(&input.properties),
         idempotency_key: input.idempotency_key.clone(),
         record_time: leadflow_kit::time::now(),
-    };
-    let activity = store::insert_activity(db, activity).await?;
-    events::activity_recorded(db, &activity, lead.anonymous, traceparent).await?;
-    Ok((activity, true))
+    }
+}
+
+/// Accepts a stored activity with the same idempotency key only when it has the same lead
+/// and activity type.
+fn check_repeat(existing: &activity::Model, lead: &lead::Model, input: &ActivityInput) -> ApiResult<()> {
+    if existing.lead_id == lead.id && existing.activity_type == input.type_name {
+        return Ok(());
+    }
+    let key = existing.idempotency_key.as_deref().unwrap_or_default();
+    Err(ApiError::invalid_field(
+        "idempotency_key",
+        format!("{key:?} was already used for activity {} of another lead or type; use a new key for a new activity", existing.id),
+    ))
+}
+
+/// Stores the activities of one imported record with one look-up of their idempotency keys
+/// and one multi-row insert each for the activities and their events. A key already stored,
+/// or repeated within the record, is a duplicate when it has the same lead and type and
+/// INVALID_ARGUMENT otherwise. Returns the numbers of created and duplicate activities.
+async fn insert_record_activities<C: ConnectionTrait>(
+    db: &C,
+    lead: &lead::Model,
+    inputs: &[ActivityInput],
+    traceparent: &str,
+) -> ApiResult<(i32, i32)> {
+    let keys = inputs.iter().filter_map(|input| input.idempotency_key.clone()).collect();
+    let mut known = store::find_activities_by_keys(db, keys).await?;
+
+    let (mut created, mut duplicate) = (Vec::new(), 0);
+    for input in inputs {
+        if let Some(existing) = input.idempotency_key.as_ref().and_then(|key| known.get(key)) {
+            check_repeat(existing, lead, input)?;
+            duplicate += 1;
+            continue;
+        }
+        let activity = new_activity(lead, input);
+        if let Some(key) = &input.idempotency_key {
+            known.insert(key.clone(), activity.clone());
+        }
+        created.push(activity);
+    }
+
+    let events = created
+        .iter()
+        .map(|activity| events::outbox_row(lead.id, traceparent, events::activity_recorded_kind(activity, lead.anonymous)))
+        .collect();
+    let count = created.len() as i32;
+    store::insert_activities(db, created).await?;
+    leadflow_kit::outbox::enqueue_rows(db, events).await?;
+    Ok((count, duplicate))
 }
 
 /// Sets an imported outcome on a lead; returns the lead and whether it changed.
@@ -381,51 +436,6 @@ fn reject_if_invalid(violations: Vec<FieldViolation>) -> ApiResult<()> {
     if violations.is_empty() { Ok(()) } else { Err(ApiError::invalid(violations)) }
 }
 
-/// A validated `TrackActivity` call.
-struct TrackInput {
-    lead_key: LeadRef,
-    input: ActivityInput,
-    create_lead: bool,
-    key: Option<RequestKey>,
-    /// Visitor id sent beside an e-mail key; the visitor is identified before the activity is stored.
-    visitor_id: Option<String>,
-}
-
-/// Stores one tracked activity, with its idempotency record and outbox event, inside the
-/// caller's transaction; a repeated request returns the stored response.
-async fn track_in<C: ConnectionTrait>(txn: &C, track: &TrackInput, traceparent: &str) -> ApiResult<TrackActivityResponse> {
-    let key = track.key.as_ref();
-    if let Some(stored) = idempotency::replay(txn, key).await? {
-        return Ok(stored);
-    }
-    let lead = match (&track.lead_key, &track.visitor_id) {
-        (LeadRef::Email(email), Some(visitor_id)) => identity::identify_in(txn, visitor_id, email, traceparent).await?.lead,
-        (LeadRef::Visitor(visitor_id), _) => identity::visitor_lead(txn, visitor_id, traceparent).await?,
-        _ => match store::find_lead(txn, &track.lead_key).await? {
-            Some(lead) => lead,
-            None => match (&track.lead_key, track.create_lead) {
-                (LeadRef::Email(email), true) => {
-                    let lead_input = LeadInput { email: Some(email.clone()), ..LeadInput::default() };
-                    upsert_lead(txn, &lead_input, traceparent).await?.0
-                }
-                _ => return Err(lead_not_found(&track.lead_key)),
-            },
-        },
-    };
-    crate::erasure::reject_erased(&lead)?;
-
-    // A lead that asked not to be tracked gets a successful response, but nothing is stored
-    // and no event reaches scoring.
-    let response = if lead.do_not_track {
-        TrackActivityResponse { activity: None, created: false, do_not_track: true, lead_id: lead.id.to_string() }
-    } else {
-        let (activity, created) = insert_activity(txn, &lead, &track.input, traceparent).await?;
-        TrackActivityResponse { activity: Some(activity_to_proto(&activity)), created, do_not_track: false, lead_id: lead.id.to_string() }
-    };
-    idempotency::store(txn, key, &response).await?;
-    Ok(response)
-}
-
 impl ActivityApi {
     async fn do_upsert_lead(&self, ctx: &CallContext, request: UpsertLeadRequest) -> ApiResult<UpsertLeadResponse> {
         let mut violations = Vec::new();
@@ -483,15 +493,13 @@ impl ActivityApi {
             &request.request_id,
             &TrackActivityRequest { request_id: String::new(), ..request.clone() },
         )?;
-        let track = Arc::new(TrackInput { lead_key, input, create_lead: request.create_lead, key, visitor_id });
-        let traceparent: Arc<str> = Arc::from(ctx.traceparent.as_str());
+        let job = TrackJob {
+            track: Arc::new(TrackInput { lead_key, input, create_lead: request.create_lead, key, visitor_id }),
+            traceparent: Arc::from(ctx.traceparent.as_str()),
+        };
         // The call joins the next group commit: its result arrives once its batch committed,
         // and the batch wakes the outbox relay.
-        let response: TrackActivityResponse = retry_on_conflict(|| {
-            let (track, traceparent) = (track.clone(), traceparent.clone());
-            self.tracks.run(group_commit::work(move |txn| Box::pin(async move { track_in(txn, &track, &traceparent).await })))
-        })
-        .await?;
+        let response: TrackActivityResponse = retry_on_conflict(|| self.tracks.run(job.clone())).await?;
         let created = response.created;
         let activity = response.activity.clone().unwrap_or_default();
 
@@ -702,17 +710,12 @@ async fn import_record<C: ConnectionTrait>(
 
     let (lead, lead_created) = upsert_lead(db, &lead_input, traceparent).await?;
 
-    let mut activities_created = 0;
-    let mut activities_duplicate = 0;
-    let activities_not_tracked = if lead.do_not_track { inputs.len() as i32 } else { 0 };
-    for input in inputs.iter().filter(|_| !lead.do_not_track) {
-        let (_, created) = insert_activity(db, &lead, input, traceparent).await?;
-        if created {
-            activities_created += 1;
-        } else {
-            activities_duplicate += 1;
-        }
-    }
+    let (activities_created, activities_duplicate, activities_not_tracked) = if lead.do_not_track {
+        (0, 0, inputs.len() as i32)
+    } else {
+        let (created, duplicate) = insert_record_activities(db, &lead, &inputs, traceparent).await?;
+        (created, duplicate, 0)
+    };
 
     let lead_id = lead.id.to_string();
     set_outcome(db, lead, outcome, now, traceparent).await?;

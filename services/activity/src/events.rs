@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadflow_kit::outbox::{self, EventSink};
+pub(crate) use leadflow_kit::outbox::entity::outbox::ActiveModel as OutboxRow;
 use leadflow_kit::time::to_timestamp;
 use leadflow_proto::events::{
     ActivityEvent, ActivityRecorded, LeadProfileChanged, LeadsMerged, OutcomeImported, QualificationEvent,
@@ -34,6 +35,11 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     traceparent: &str,
     kind: activity_event::Kind,
 ) -> Result<(), DbErr> {
+    outbox::enqueue_rows(db, vec![outbox_row(lead_id, traceparent, kind)]).await
+}
+
+/// Builds the outbox row of an activity event about `lead_id` for the scoring service.
+pub(crate) fn outbox_row(lead_id: Uuid, traceparent: &str, kind: activity_event::Kind) -> OutboxRow {
     let event_id = Uuid::now_v7();
     let event = ActivityEvent {
         event_id: event_id.to_string(),
@@ -42,7 +48,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
         traceparent: traceparent.to_owned(),
         kind: Some(kind),
     };
-    outbox::enqueue(db, SCORING, event_id, &event.lead_id, event.encode_to_vec()).await
+    outbox::row(SCORING, event_id, &event.lead_id, event.encode_to_vec())
 }
 
 /// Writes a `LeadProfileChanged` event for `lead`. No e-mail address is carried.
@@ -52,7 +58,12 @@ pub async fn lead_profile_changed<C: ConnectionTrait>(
     created: bool,
     traceparent: &str,
 ) -> Result<(), DbErr> {
-    let kind = activity_event::Kind::LeadProfileChanged(LeadProfileChanged {
+    enqueue(db, lead.id, traceparent, lead_profile_changed_kind(lead, created)).await
+}
+
+/// Builds the `LeadProfileChanged` event of `lead`.
+pub(crate) fn lead_profile_changed_kind(lead: &lead::Model, created: bool) -> activity_event::Kind {
+    activity_event::Kind::LeadProfileChanged(LeadProfileChanged {
         created,
         source: lead.source.clone(),
         campaign: lead.campaign.clone(),
@@ -61,8 +72,7 @@ pub async fn lead_profile_changed<C: ConnectionTrait>(
         do_not_track: lead.do_not_track,
         do_not_contact: lead.do_not_contact,
         anonymous: lead.anonymous,
-    });
-    enqueue(db, lead.id, traceparent, kind).await
+    })
 }
 
 /// Writes a `LeadsMerged` event for the survivor, listing the activities that moved to it.
@@ -89,14 +99,18 @@ pub async fn activity_recorded<C: ConnectionTrait>(
     anonymous: bool,
     traceparent: &str,
 ) -> Result<(), DbErr> {
-    let kind = activity_event::Kind::ActivityRecorded(ActivityRecorded {
+    enqueue(db, activity.lead_id, traceparent, activity_recorded_kind(activity, anonymous)).await
+}
+
+/// Builds the `ActivityRecorded` event of `activity`.
+pub(crate) fn activity_recorded_kind(activity: &activity::Model, anonymous: bool) -> activity_event::Kind {
+    activity_event::Kind::ActivityRecorded(ActivityRecorded {
         activity_id: activity.id.to_string(),
         r#type: domain::activity_type_from_name(&activity.activity_type) as i32,
         occurred_at: Some(to_timestamp(activity.occurred_at)),
         properties: store::json_to_map(&activity.properties),
         anonymous,
-    });
-    enqueue(db, activity.lead_id, traceparent, kind).await
+    })
 }
 
 /// Writes an `OutcomeImported` event.

@@ -1,11 +1,13 @@
 //! Group commit: concurrent calls share one database transaction and one commit.
 //!
-//! A handler submits its work to a [`GroupCommit`] and waits for the reply. Writer tasks take
-//! whatever work is queued, up to [`GroupCommitConfig::max_batch`] jobs and without waiting
-//! for more when the queue is short, and run the batch in one transaction. Each job runs in
-//! its own savepoint, so a job that fails (invalid input, not found, a unique conflict) is
-//! rolled back alone and its error goes to its own caller. The batch then commits once, every
-//! caller gets its result, and the outbox relays are woken once.
+//! A handler submits its job to a [`GroupCommit`] and waits for the reply. Writer tasks take
+//! whatever jobs are queued, up to [`GroupCommitConfig::max_batch`] and without waiting for
+//! more when the queue is short, and run the batch in one transaction. The [`BatchWork`] of
+//! the call first runs the jobs it can together, with one statement per table for the whole
+//! batch. Each remaining job runs alone in its own savepoint, so a job that fails (invalid
+//! input, not found, a unique conflict) is rolled back alone and its error goes to its own
+//! caller. The batch then commits once, every caller gets its result, and the outbox relays
+//! are woken once.
 //!
 //! A job's result reaches its caller only after the commit succeeded, so a call that was
 //! acknowledged is durable exactly as with one transaction per call. When the commit, or the
@@ -14,8 +16,6 @@
 //! so the client retries with its idempotency key), ABORTED otherwise (nothing was committed,
 //! so `retry_on_conflict` runs the job again).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,18 +26,30 @@ use tonic::Code;
 use crate::errors::{ApiError, ApiResult, Reason};
 use crate::outbox::OutboxWaker;
 
-/// Future of one job, borrowing the transaction it runs in.
-pub type JobFuture<'t, R> = Pin<Box<dyn Future<Output = ApiResult<R>> + Send + 't>>;
+/// The statements of one kind of call, run by the writers for a batch of such calls.
+#[async_trait::async_trait]
+pub trait BatchWork: Send + Sync + 'static {
+    /// The validated input of one call.
+    type Job: Send + Sync + 'static;
+    /// The result of one call.
+    type Output: Send + 'static;
 
-/// The work of one call: runs its statements in the transaction (a savepoint) it is given.
-pub type Work<R> = Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> JobFuture<'t, R> + Send>;
+    /// Runs the jobs that can share statements together in `txn`: one query for all their
+    /// look-ups, one multi-row insert per table. Returns an entry per job, in order: its
+    /// result, or `None` for a job that the writer then runs alone in a savepoint of the same
+    /// transaction. An `Err` means the transaction cannot commit: the writer rolls it back
+    /// and runs every job alone in a new one. The default runs every job alone.
+    async fn run_together(
+        &self,
+        txn: &DatabaseTransaction,
+        jobs: &[&Self::Job],
+    ) -> Result<Vec<Option<ApiResult<Self::Output>>>, DbErr> {
+        let _ = txn;
+        Ok(jobs.iter().map(|_| None).collect())
+    }
 
-/// Boxes a closure as [`Work`], so the closure's argument and return types are inferred.
-pub fn work<R, F>(job: F) -> Work<R>
-where
-    F: for<'t> FnOnce(&'t DatabaseTransaction) -> JobFuture<'t, R> + Send + 'static,
-{
-    Box::new(job)
+    /// Runs one job in `txn`, a savepoint of the batch's transaction.
+    async fn run_alone(&self, txn: &DatabaseTransaction, job: &Self::Job) -> ApiResult<Self::Output>;
 }
 
 /// Settings of a [`GroupCommit`].
@@ -70,40 +82,41 @@ pub const POSTGRES_WRITERS: usize = 4;
 /// Default queue capacity.
 const QUEUE_CAPACITY: usize = 4096;
 
-struct Job<R> {
-    work: Work<R>,
-    reply: oneshot::Sender<ApiResult<R>>,
+struct Queued<W: BatchWork> {
+    job: W::Job,
+    reply: oneshot::Sender<ApiResult<W::Output>>,
 }
 
 /// The queue of jobs and its writer tasks. Cloning shares the queue; the writers stop once
 /// every clone is dropped and the queue is empty.
-pub struct GroupCommit<R> {
-    queue: mpsc::Sender<Job<R>>,
+pub struct GroupCommit<W: BatchWork> {
+    queue: mpsc::Sender<Queued<W>>,
 }
 
-impl<R> Clone for GroupCommit<R> {
+impl<W: BatchWork> Clone for GroupCommit<W> {
     fn clone(&self) -> Self {
         Self { queue: self.queue.clone() }
     }
 }
 
-impl<R: Send + 'static> GroupCommit<R> {
+impl<W: BatchWork> GroupCommit<W> {
     /// Starts the writer tasks on the current Tokio runtime. `waker` is woken after every
     /// commit that stored at least one successful job.
-    pub fn start(db: DatabaseConnection, waker: OutboxWaker, config: GroupCommitConfig) -> Self {
+    pub fn start(db: DatabaseConnection, waker: OutboxWaker, work: W, config: GroupCommitConfig) -> Self {
         let (sender, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
+        let work = Arc::new(work);
         for _ in 0..config.writers.max(1) {
-            let writer = Writer { db: db.clone(), waker: waker.clone(), max_batch: config.max_batch.max(1) };
+            let writer = Writer { db: db.clone(), waker: waker.clone(), work: work.clone(), max_batch: config.max_batch.max(1) };
             tokio::spawn(writer.run(receiver.clone()));
         }
         Self { queue: sender }
     }
 
-    /// Runs `work` in the next batch and returns its result once the batch has committed.
-    pub async fn run(&self, work: Work<R>) -> ApiResult<R> {
+    /// Runs `job` in the next batch and returns its result once the batch has committed.
+    pub async fn run(&self, job: W::Job) -> ApiResult<W::Output> {
         let (reply, result) = oneshot::channel();
-        if self.queue.send(Job { work, reply }).await.is_err() {
+        if self.queue.send(Queued { job, reply }).await.is_err() {
             return Err(writers_stopped());
         }
         result.await.unwrap_or_else(|_| Err(writers_stopped()))
@@ -119,9 +132,10 @@ fn writers_stopped() -> ApiError {
 }
 
 /// One writer task: takes batches from the shared queue and commits them.
-struct Writer {
+struct Writer<W> {
     db: DatabaseConnection,
     waker: OutboxWaker,
+    work: Arc<W>,
     max_batch: usize,
 }
 
@@ -158,8 +172,8 @@ impl BatchFailure {
     }
 }
 
-impl Writer {
-    async fn run<R: Send + 'static>(self, queue: Arc<Mutex<mpsc::Receiver<Job<R>>>>) {
+impl<W: BatchWork> Writer<W> {
+    async fn run(self, queue: Arc<Mutex<mpsc::Receiver<Queued<W>>>>) {
         let mut batch = Vec::with_capacity(self.max_batch);
         loop {
             // The lock is held only while this writer waits for jobs, so the others keep
@@ -172,11 +186,11 @@ impl Writer {
         }
     }
 
-    async fn commit_batch<R>(&self, batch: &mut Vec<Job<R>>) {
-        let (works, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|job| (job.work, job.reply)).unzip();
-        let size = works.len();
+    async fn commit_batch(&self, batch: &mut Vec<Queued<W>>) {
+        let (jobs, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|queued| (queued.job, queued.reply)).unzip();
+        let size = jobs.len();
 
-        let (results, failure) = match self.run_batch(works).await {
+        let (results, failure) = match self.run_batch(&jobs).await {
             Outcome::Ran(results) => (results, None),
             Outcome::Broken { results, error } => (results, Some(error)),
         };
@@ -208,42 +222,94 @@ impl Writer {
         }
     }
 
-    async fn run_batch<R>(&self, works: Vec<Work<R>>) -> Outcome<R> {
-        let mut results = Vec::with_capacity(works.len());
+    /// Runs the batch together and commits it. When the shared statements fail, for example
+    /// on a unique key that a concurrent writer has just taken, the batch is run again with
+    /// each job alone in its savepoint, so the conflict reaches only the job it concerns.
+    async fn run_batch(&self, jobs: &[W::Job]) -> Outcome<W::Output> {
+        let txn = match self.db.begin().await {
+            Ok(txn) => txn,
+            Err(error) => return Outcome::Broken { results: Vec::new(), error: BatchFailure::from_db(&error) },
+        };
+        let all: Vec<&W::Job> = jobs.iter().collect();
+        let together = match self.work.run_together(&txn, &all).await {
+            Ok(together) if together.len() == jobs.len() => together,
+            Ok(together) => {
+                let cause = format!("{} results for {} jobs", together.len(), jobs.len());
+                return Outcome::Broken { results: Vec::new(), error: BatchFailure { unreachable: false, cause } };
+            }
+            Err(error) if crate::db::is_connection_error(&error) => {
+                return Outcome::Broken { results: Vec::new(), error: BatchFailure::from_db(&error) };
+            }
+            Err(error) => {
+                tracing::debug!(jobs = jobs.len(), %error, "shared statements failed; running each job alone");
+                if let Err(error) = txn.rollback().await {
+                    return Outcome::Broken { results: Vec::new(), error: BatchFailure::from_db(&error) };
+                }
+                return self.run_each_alone(jobs).await;
+            }
+        };
+
+        let mut results = Vec::with_capacity(jobs.len());
+        for (job, result) in jobs.iter().zip(together) {
+            let result = match result {
+                Some(result) => result,
+                None => match self.run_in_savepoint(&txn, job).await {
+                    Ok(result) => result,
+                    Err(error) => return Outcome::Broken { results, error },
+                },
+            };
+            let unreachable = matches!(&result, Err(error) if error.code() == Code::Unavailable);
+            results.push(result);
+            // A job that lost the database leaves a transaction that cannot commit.
+            if unreachable {
+                return Outcome::Broken { results, error: lost_connection() };
+            }
+        }
+        Self::commit(txn, results).await
+    }
+
+    /// Runs every job alone in its own savepoint of one new transaction.
+    async fn run_each_alone(&self, jobs: &[W::Job]) -> Outcome<W::Output> {
+        let mut results = Vec::with_capacity(jobs.len());
         let txn = match self.db.begin().await {
             Ok(txn) => txn,
             Err(error) => return Outcome::Broken { results, error: BatchFailure::from_db(&error) },
         };
-
-        for work in works {
-            let savepoint = match txn.begin().await {
-                Ok(savepoint) => savepoint,
-                Err(error) => return Outcome::Broken { results, error: BatchFailure::from_db(&error) },
+        for job in jobs {
+            let result = match self.run_in_savepoint(&txn, job).await {
+                Ok(result) => result,
+                Err(error) => return Outcome::Broken { results, error },
             };
-            let result = work(&savepoint).await;
-            let closed = match &result {
-                Ok(_) => savepoint.commit().await,
-                Err(_) => savepoint.rollback().await,
-            };
-            if let Err(error) = closed {
-                results.push(result);
-                return Outcome::Broken { results, error: BatchFailure::from_db(&error) };
-            }
-
-            // A job that lost the database leaves a transaction that cannot commit.
             let unreachable = matches!(&result, Err(error) if error.code() == Code::Unavailable);
             results.push(result);
             if unreachable {
-                return Outcome::Broken {
-                    results,
-                    error: BatchFailure { unreachable: true, cause: "a job lost the database connection".to_owned() },
-                };
+                return Outcome::Broken { results, error: lost_connection() };
             }
         }
+        Self::commit(txn, results).await
+    }
 
+    /// Runs one job in a savepoint that is released when the job succeeds and rolled back
+    /// when it fails. An `Err` means the savepoint itself failed and the batch is broken.
+    async fn run_in_savepoint(&self, txn: &DatabaseTransaction, job: &W::Job) -> Result<ApiResult<W::Output>, BatchFailure> {
+        let savepoint = txn.begin().await.map_err(|error| BatchFailure::from_db(&error))?;
+        let result = self.work.run_alone(&savepoint, job).await;
+        let closed = match &result {
+            Ok(_) => savepoint.commit().await,
+            Err(_) => savepoint.rollback().await,
+        };
+        closed.map_err(|error| BatchFailure::from_db(&error))?;
+        Ok(result)
+    }
+
+    async fn commit(txn: DatabaseTransaction, results: Vec<ApiResult<W::Output>>) -> Outcome<W::Output> {
         match txn.commit().await {
             Ok(()) => Outcome::Ran(results),
             Err(error) => Outcome::Broken { results, error: BatchFailure::from_db(&error) },
         }
     }
+}
+
+fn lost_connection() -> BatchFailure {
+    BatchFailure { unreachable: true, cause: "a job lost the database connection".to_owned() }
 }

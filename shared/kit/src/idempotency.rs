@@ -6,10 +6,11 @@
 //! saves the response in the same transaction, so the result is kept exactly when the effect
 //! is. Results are kept for at least [`RETENTION`].
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use prost::Message;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{ApiError, ApiResult};
@@ -62,7 +63,25 @@ pub async fn replay<C: ConnectionTrait, R: Message + Default>(
     let Some(stored) = stored else {
         return Ok(None);
     };
+    decode_stored(key, &stored).map(Some)
+}
 
+/// Finds the stored results of several keys with one query, by request id.
+pub async fn find_stored<C: ConnectionTrait>(
+    db: &C,
+    keys: &[&RequestKey],
+) -> Result<HashMap<String, idempotency_key::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = keys.iter().map(|key| key.request_id.clone());
+    let rows = idempotency_key::Entity::find().filter(idempotency_key::Column::RequestId.is_in(ids)).all(db).await?;
+    Ok(rows.into_iter().map(|row| (row.request_id.clone(), row)).collect())
+}
+
+/// Returns the response stored for `key`, or INVALID_ARGUMENT when the stored result belongs
+/// to another method or to a request with other content.
+pub fn decode_stored<R: Message + Default>(key: &RequestKey, stored: &idempotency_key::Model) -> ApiResult<R> {
     if stored.method != key.method || stored.request_hash != key.request_hash {
         return Err(ApiError::request_id_reused(&key.request_id));
     }
@@ -70,7 +89,7 @@ pub async fn replay<C: ConnectionTrait, R: Message + Default>(
     let response = R::decode(stored.response.as_slice())
         .map_err(|error| ApiError::internal(format!("stored response does not decode: {error}")))?;
     tracing::debug!(request_id = %key.request_id, method = key.method, "replayed stored response");
-    Ok(Some(response))
+    Ok(response)
 }
 
 /// Stores the response of a call in the current transaction.
@@ -78,16 +97,35 @@ pub async fn store<C: ConnectionTrait, R: Message>(db: &C, key: Option<&RequestK
     let Some(key) = key else {
         return Ok(());
     };
+    idempotency_key::Entity::insert(row(key, response)).exec_without_returning(db).await?;
+    Ok(())
+}
 
-    let row = idempotency_key::ActiveModel {
+/// Builds the stored result of a call, for [`store_rows`].
+pub fn row<R: Message>(key: &RequestKey, response: &R) -> idempotency_key::ActiveModel {
+    idempotency_key::ActiveModel {
         request_id: Set(key.request_id.clone()),
         method: Set(key.method.to_owned()),
         request_hash: Set(key.request_hash.clone()),
         response: Set(response.encode_to_vec()),
         create_time: Set(crate::time::now()),
-    };
-    idempotency_key::Entity::insert(row).exec_without_returning(db).await?;
+    }
+}
+
+/// Stores the results of several calls with one multi-row insert.
+pub async fn store_rows<C: ConnectionTrait>(db: &C, rows: Vec<idempotency_key::ActiveModel>) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    idempotency_key::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
+}
+
+impl RequestKey {
+    /// Returns the request id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
 }
 
 /// Deletes results older than [`RETENTION`]; returns how many were deleted.

@@ -5,12 +5,12 @@ pub mod entity;
 pub mod erasure;
 pub mod identity;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
@@ -56,9 +56,46 @@ pub async fn find_lead_row<C: ConnectionTrait>(db: &C, key: &LeadRef) -> Result<
     query.one(db).await
 }
 
+/// Finds the stored lead rows with any of the given ids, e-mail addresses or external ids,
+/// with one query and without following merges.
+pub async fn find_lead_rows<C: ConnectionTrait>(
+    db: &C,
+    ids: Vec<Uuid>,
+    emails: Vec<String>,
+    external_ids: Vec<String>,
+) -> Result<Vec<lead::Model>, DbErr> {
+    let mut any = Condition::any();
+    if !ids.is_empty() {
+        any = any.add(lead::Column::Id.is_in(ids));
+    }
+    if !emails.is_empty() {
+        any = any.add(lead::Column::Email.is_in(emails));
+    }
+    if !external_ids.is_empty() {
+        any = any.add(lead::Column::ExternalId.is_in(external_ids));
+    }
+    if any.is_empty() {
+        return Ok(Vec::new());
+    }
+    lead::Entity::find().filter(any).all(db).await
+}
+
 /// Inserts a lead.
 pub async fn insert_lead<C: ConnectionTrait>(db: &C, model: lead::Model) -> Result<lead::Model, DbErr> {
-    let row = lead::ActiveModel {
+    lead_row(model).insert(db).await
+}
+
+/// Inserts several new leads with one multi-row insert.
+pub async fn insert_leads<C: ConnectionTrait>(db: &C, models: Vec<lead::Model>) -> Result<(), DbErr> {
+    if models.is_empty() {
+        return Ok(());
+    }
+    lead::Entity::insert_many(models.into_iter().map(lead_row)).exec_without_returning(db).await?;
+    Ok(())
+}
+
+fn lead_row(model: lead::Model) -> lead::ActiveModel {
+    lead::ActiveModel {
         id: Set(model.id),
         email: Set(model.email),
         external_id: Set(model.external_id),
@@ -74,8 +111,7 @@ pub async fn insert_lead<C: ConnectionTrait>(db: &C, model: lead::Model) -> Resu
         anonymous: Set(model.anonymous),
         merged_into: Set(model.merged_into),
         erase_time: Set(model.erase_time),
-    };
-    row.insert(db).await
+    }
 }
 
 /// Writes every mutable column of a lead.
@@ -107,7 +143,32 @@ pub async fn find_activity_by_key<C: ConnectionTrait>(db: &C, key: &str) -> Resu
 
 /// Inserts an activity.
 pub async fn insert_activity<C: ConnectionTrait>(db: &C, model: activity::Model) -> Result<activity::Model, DbErr> {
-    let row = activity::ActiveModel {
+    activity_row(model).insert(db).await
+}
+
+/// Inserts several activities with one multi-row insert.
+pub async fn insert_activities<C: ConnectionTrait>(db: &C, models: Vec<activity::Model>) -> Result<(), DbErr> {
+    if models.is_empty() {
+        return Ok(());
+    }
+    activity::Entity::insert_many(models.into_iter().map(activity_row)).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Finds the activities that carry any of `keys` as idempotency key, by key.
+pub async fn find_activities_by_keys<C: ConnectionTrait>(
+    db: &C,
+    keys: Vec<String>,
+) -> Result<HashMap<String, activity::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = activity::Entity::find().filter(activity::Column::IdempotencyKey.is_in(keys)).all(db).await?;
+    Ok(rows.into_iter().filter_map(|row| Some((row.idempotency_key.clone()?, row))).collect())
+}
+
+fn activity_row(model: activity::Model) -> activity::ActiveModel {
+    activity::ActiveModel {
         id: Set(model.id),
         lead_id: Set(model.lead_id),
         activity_type: Set(model.activity_type),
@@ -115,8 +176,7 @@ pub async fn insert_activity<C: ConnectionTrait>(db: &C, model: activity::Model)
         properties: Set(model.properties),
         idempotency_key: Set(model.idempotency_key),
         record_time: Set(model.record_time),
-    };
-    row.insert(db).await
+    }
 }
 
 /// Lists leads newest first, after the lead `after` when given, leaving out merged leads.

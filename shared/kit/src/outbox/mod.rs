@@ -25,7 +25,13 @@ pub async fn enqueue<C: ConnectionTrait>(
     lead_id: &str,
     payload: Vec<u8>,
 ) -> Result<(), DbErr> {
-    let row = entity::outbox::ActiveModel {
+    entity::outbox::Entity::insert(row(destination, event_id, lead_id, payload)).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+/// Builds one pending outbox row, for [`enqueue_rows`].
+pub fn row(destination: &str, event_id: Uuid, lead_id: &str, payload: Vec<u8>) -> entity::outbox::ActiveModel {
+    entity::outbox::ActiveModel {
         event_id: Set(event_id),
         destination: Set(destination.to_owned()),
         lead_id: Set(lead_id.to_owned()),
@@ -35,8 +41,17 @@ pub async fn enqueue<C: ConnectionTrait>(
         last_error: Set(None),
         failed_at: Set(None),
         ..Default::default()
-    };
-    entity::outbox::Entity::insert(row).exec_without_returning(txn).await?;
+    }
+}
+
+/// Writes several events with one multi-row insert. PostgreSQL and SQLite insert the rows of
+/// a VALUES list in the order given, so `seq`, and with it the order of delivery, follows the
+/// order of `rows`.
+pub async fn enqueue_rows<C: ConnectionTrait>(txn: &C, rows: Vec<entity::outbox::ActiveModel>) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    entity::outbox::Entity::insert_many(rows).exec_without_returning(txn).await?;
     Ok(())
 }
 
