@@ -51,6 +51,15 @@ pub async fn is_erased<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<bool
     Ok(erased_lead::Entity::find_by_id(lead_id).one(db).await?.is_some())
 }
 
+/// Returns which of `lead_ids` were erased, with one query.
+pub async fn erased_among<C: ConnectionTrait>(db: &C, lead_ids: Vec<Uuid>) -> Result<BTreeSet<Uuid>, DbErr> {
+    if lead_ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let rows = erased_lead::Entity::find().filter(erased_lead::Column::LeadId.is_in(lead_ids)).all(db).await?;
+    Ok(rows.into_iter().map(|row| row.lead_id).collect())
+}
+
 /// Erases the lead's copies at `now` in the caller's transaction and writes the forwarded
 /// `LeadErased` event for the qualification service.
 pub async fn apply_lead_erased<C: ConnectionTrait>(

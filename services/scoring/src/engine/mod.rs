@@ -9,6 +9,7 @@
 pub mod jobs;
 pub mod settle;
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -93,6 +94,19 @@ pub(crate) async fn ensure_score<C: ConnectionTrait>(
     if let Some(score) = store::find_score_for_update(db, lead_id).await? {
         return Ok(score);
     }
+    create_score(db, model, lead_id, lead_create_time, now, traceparent).await
+}
+
+/// Inserts the empty score of a lead seen for the first time and announces the lead to the
+/// qualification service with a `LeadAttributed` event.
+async fn create_score<C: ConnectionTrait>(
+    db: &C,
+    model: &Model,
+    lead_id: Uuid,
+    lead_create_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+    traceparent: &str,
+) -> Result<lead_score::Model, DbErr> {
     let score = settle::new_score(lead_id, lead_create_time, model, now);
     store::insert_score(db, &score).await?;
     let kind = scoring_event::Kind::LeadAttributed(LeadAttributed {
@@ -105,7 +119,68 @@ pub(crate) async fn ensure_score<C: ConnectionTrait>(
     Ok(score)
 }
 
+/// The scores of the leads that a batch of events names, read with one query and kept up to
+/// date while the batch is applied.
+struct Scores {
+    loaded: HashMap<Uuid, lead_score::Model>,
+    /// Leads that the query found without a score.
+    absent: HashSet<Uuid>,
+}
+
+impl Scores {
+    async fn load<C: ConnectionTrait>(db: &C, lead_ids: Vec<Uuid>) -> Result<Self, DbErr> {
+        let loaded = store::find_scores_for_update(db, lead_ids.clone()).await?;
+        let absent = lead_ids.into_iter().filter(|id| !loaded.contains_key(id)).collect();
+        Ok(Self { loaded, absent })
+    }
+
+    /// Returns the lead's score, creating it when the lead has none yet.
+    async fn ensure<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        model: &Model,
+        lead_id: Uuid,
+        lead_create_time: DateTime<Utc>,
+        now: DateTime<Utc>,
+        traceparent: &str,
+    ) -> Result<&mut lead_score::Model, DbErr> {
+        if !self.loaded.contains_key(&lead_id) {
+            let score = if self.absent.remove(&lead_id) {
+                create_score(db, model, lead_id, lead_create_time, now, traceparent).await?
+            } else {
+                ensure_score(db, model, lead_id, lead_create_time, now, traceparent).await?
+            };
+            self.loaded.insert(lead_id, score);
+        }
+        self.loaded.get_mut(&lead_id).ok_or_else(|| DbErr::Custom(format!("score of lead {lead_id} was not kept")))
+    }
+
+    /// Drops what was read, after a step that wrote score rows without this cache.
+    fn forget(&mut self) {
+        self.loaded.clear();
+        self.absent.clear();
+    }
+}
+
+/// Inbox rows and received activities of a batch, written together before anything reads
+/// them: a settle, a merge or an erasure.
+#[derive(Default)]
+struct Received {
+    event_ids: Vec<Uuid>,
+    activities: Vec<(Uuid, ActivityFact)>,
+}
+
+impl Received {
+    async fn write<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
+        outbox::inbox::record_many(db, std::mem::take(&mut self.event_ids), "activity").await?;
+        store::insert_activities(db, std::mem::take(&mut self.activities)).await
+    }
+}
+
 /// Applies a batch of activity events at `now`, then settles every lead they touched.
+///
+/// What every event needs to know is read once for the whole batch: which events were
+/// applied before, which activities were received before, and the scores of the leads named.
 pub async fn apply_activity_events<C: ConnectionTrait>(
     db: &C,
     model: &Model,
@@ -115,24 +190,40 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
     let mut outcome = BatchOutcome::default();
     let mut touched: Vec<(Uuid, String)> = Vec::new();
 
+    let mut ids = Vec::with_capacity(events.len());
+    let mut activity_ids = Vec::new();
     for (index, event) in events.iter().enumerate() {
-        let event_id = parse_uuid(index, &event.event_id, "event_id")?;
-        let lead_id = parse_uuid(index, &event.lead_id, "lead_id")?;
+        ids.push((parse_uuid(index, &event.event_id, "event_id")?, parse_uuid(index, &event.lead_id, "lead_id")?));
+        if let Some(activity_event::Kind::ActivityRecorded(recorded)) = &event.kind {
+            activity_ids.push(parse_uuid(index, &recorded.activity_id, "activity_recorded.activity_id")?);
+        }
+    }
+    let mut applied_before = outbox::inbox::find_recorded(db, ids.iter().map(|(event_id, _)| *event_id).collect()).await?;
+    let mut known_activities = store::known_activities(db, activity_ids).await?;
+    let mut lead_ids: Vec<Uuid> = ids.iter().map(|(_, lead_id)| *lead_id).collect();
+    lead_ids.sort();
+    lead_ids.dedup();
+    let mut scores = Scores::load(db, lead_ids).await?;
+    let mut received = Received::default();
+
+    for (index, (event, (event_id, lead_id))) in events.iter().zip(ids).enumerate() {
         let Some(kind) = &event.kind else {
             return Err(EventError::Invalid(index, "event has no kind".to_owned()));
         };
         let created_at = event.create_time.as_ref().and_then(from_timestamp).unwrap_or(now);
 
-        if !outbox::inbox::record(db, event_id, "activity").await? {
+        // An event repeated within the batch counts as applied before, like a redelivery.
+        if !applied_before.insert(event_id) {
             outcome.duplicates += 1;
             continue;
         }
+        received.event_ids.push(event_id);
         outcome.applied += 1;
 
         match kind {
             activity_event::Kind::LeadProfileChanged(profile) => {
                 let lead_create_time = profile.lead_create_time.as_ref().and_then(from_timestamp).unwrap_or(created_at);
-                let mut score = ensure_score(db, model, lead_id, lead_create_time, now, &event.traceparent).await?;
+                let score = scores.ensure(db, model, lead_id, lead_create_time, now, &event.traceparent).await?;
                 let attribution_changed = score.source != profile.source
                     || score.campaign != profile.campaign
                     || score.do_not_contact != profile.do_not_contact;
@@ -140,7 +231,7 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 score.campaign = profile.campaign.clone();
                 score.do_not_contact = profile.do_not_contact;
                 score.attributes = store::map_to_json(&profile.attributes.clone().into_iter().collect());
-                store::update_score(db, &score).await?;
+                store::update_score(db, score).await?;
 
                 if attribution_changed {
                     let kind = scoring_event::Kind::LeadAttributed(LeadAttributed {
@@ -157,10 +248,10 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 let Some(type_name) = domain::activity_type_name(recorded.r#type) else {
                     return Err(EventError::Invalid(index, format!("activity type {} is unknown", recorded.r#type)));
                 };
-                let score = ensure_score(db, model, lead_id, created_at, now, &event.traceparent).await?;
+                let score = scores.ensure(db, model, lead_id, created_at, now, &event.traceparent).await?;
                 // An activity of a lead merged in the meantime belongs to the survivor.
-                let owner = crate::identity::survivor_of(db, &score).await?;
-                if !store::activity_known(db, activity_id).await? {
+                let owner = crate::identity::survivor_of(db, score).await?;
+                if known_activities.insert(activity_id) {
                     let fact = ActivityFact {
                         activity_id,
                         activity_type: type_name.to_owned(),
@@ -168,7 +259,7 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                         properties: recorded.properties.clone().into_iter().collect(),
                         anonymous: recorded.anonymous,
                     };
-                    store::insert_activity(db, owner, &fact).await?;
+                    received.activities.push((owner, fact));
                 }
                 if owner != lead_id {
                     if !touched.iter().any(|(id, _)| *id == owner) {
@@ -178,9 +269,9 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 }
             }
             activity_event::Kind::OutcomeImported(imported) => {
-                let mut score = ensure_score(db, model, lead_id, created_at, now, &event.traceparent).await?;
+                let score = scores.ensure(db, model, lead_id, created_at, now, &event.traceparent).await?;
                 score.outcome = outcome_name(imported.outcome).map(str::to_owned);
-                store::update_score(db, &score).await?;
+                store::update_score(db, score).await?;
 
                 let kind = scoring_event::Kind::ImportedOutcomeForwarded(ImportedOutcomeForwarded {
                     outcome: imported.outcome,
@@ -192,17 +283,21 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
             activity_event::Kind::LeadsMerged(merged) => {
                 // The survivor is settled by the merge itself, with activities of this batch.
                 touched.retain(|(id, _)| *id != lead_id);
+                received.write(db).await?;
                 crate::identity::apply_leads_merged(db, model, lead_id, merged, index, now, &event.traceparent).await?;
+                scores.forget();
                 continue;
             }
             activity_event::Kind::LeadErased(erased) => {
                 // Activities of this batch recorded before the erasure count first; the lead
                 // is frozen afterwards.
+                received.write(db).await?;
                 if let Some(position) = touched.iter().position(|(id, _)| *id == lead_id) {
                     let (_, traceparent) = touched.remove(position);
                     settle_lead(db, model, lead_id, now, Cause::Events, &traceparent).await?;
                 }
                 crate::erasure::apply_lead_erased(db, lead_id, erased, &event.traceparent, now).await?;
+                scores.forget();
                 continue;
             }
         }
@@ -212,9 +307,8 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
         }
     }
 
-    for (lead_id, traceparent) in touched {
-        settle_lead(db, model, lead_id, now, Cause::Events, &traceparent).await?;
-    }
+    received.write(db).await?;
+    settle::settle_leads(db, model, &touched, now, Cause::Events).await?;
     Ok(outcome)
 }
 

@@ -113,7 +113,7 @@ pub async fn settle_lead<C: ConnectionTrait>(
     cause: Cause,
     traceparent: &str,
 ) -> Result<bool, DbErr> {
-    let Some(mut score) = store::find_score_for_update(db, lead_id).await? else {
+    let Some(score) = store::find_score_for_update(db, lead_id).await? else {
         return Ok(false);
     };
     // A merged lead keeps no activities and a score of 0 with the ledger entries of the merge.
@@ -126,6 +126,56 @@ pub async fn settle_lead<C: ConnectionTrait>(
         return Ok(false);
     }
     let rows = store::lead_activities(db, lead_id).await?;
+    let mut entries = Vec::new();
+    let became_mql = settle_loaded(db, model, score, rows, now, cause, traceparent, &mut entries).await?;
+    store::insert_ledger_entries(db, entries).await?;
+    Ok(became_mql)
+}
+
+/// Settles several leads at `now` as [`settle_lead`] does, reading their scores, erasures and
+/// activities with one query each and writing all their ledger entries with one insert.
+/// Leads without a score, merged leads and erased leads are skipped.
+pub async fn settle_leads<C: ConnectionTrait>(
+    db: &C,
+    model: &Model,
+    leads: &[(Uuid, String)],
+    now: DateTime<Utc>,
+    cause: Cause,
+) -> Result<(), DbErr> {
+    let lead_ids: Vec<Uuid> = leads.iter().map(|(lead_id, _)| *lead_id).collect();
+    let mut scores = store::find_scores_for_update(db, lead_ids.clone()).await?;
+    let erased = crate::erasure::erased_among(db, lead_ids.clone()).await?;
+    let mut activities = store::activities_of_leads(db, lead_ids).await?;
+
+    let mut entries = Vec::new();
+    for (lead_id, traceparent) in leads {
+        let Some(score) = scores.remove(lead_id) else {
+            continue;
+        };
+        if score.merged_into.is_some() || erased.contains(lead_id) {
+            continue;
+        }
+        let rows = activities.remove(lead_id).unwrap_or_default();
+        settle_loaded(db, model, score, rows, now, cause, traceparent, &mut entries).await?;
+    }
+    store::insert_ledger_entries(db, entries).await
+}
+
+/// Evaluates a lead whose score and activities are read, updates its activities and score
+/// and adds its ledger entries to `entries`, which the caller inserts. Returns true when the
+/// lead became an MQL.
+#[allow(clippy::too_many_arguments)]
+async fn settle_loaded<C: ConnectionTrait>(
+    db: &C,
+    model: &Model,
+    mut score: lead_score::Model,
+    rows: Vec<scored_activity::Model>,
+    now: DateTime<Utc>,
+    cause: Cause,
+    traceparent: &str,
+    entries: &mut Vec<ledger_entry::Model>,
+) -> Result<bool, DbErr> {
+    let lead_id = score.lead_id;
     let facts: Vec<_> = rows.iter().map(store::fact_from_row).collect();
     let attributes = store::json_to_map(&score.attributes);
     let evaluation = domain::evaluate(model, &facts, &attributes, &score.source, now);
@@ -260,7 +310,7 @@ pub async fn settle_lead<C: ConnectionTrait>(
     score.update_time = now;
     score.ledger_entries += ledger.entries.len() as i64;
 
-    store::insert_ledger_entries(db, ledger.entries).await?;
+    entries.extend(ledger.entries);
     store::update_score(db, &score).await?;
     Ok(became_mql)
 }

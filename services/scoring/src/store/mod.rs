@@ -4,7 +4,7 @@
 pub mod entity;
 pub mod outcomes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -203,6 +203,24 @@ pub async fn find_score_for_update<C: ConnectionTrait>(db: &C, lead_id: Uuid) ->
     query.one(db).await
 }
 
+/// Finds the scores of several leads with one query, locked for update on PostgreSQL in
+/// lead id order, so two transactions lock shared leads in the same order.
+pub async fn find_scores_for_update<C: ConnectionTrait>(
+    db: &C,
+    lead_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, lead_score::Model>, DbErr> {
+    if lead_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = lead_score::Entity::find()
+        .filter(lead_score::Column::LeadId.is_in(lead_ids))
+        .order_by_asc(lead_score::Column::LeadId);
+    if leadflow_kit::db::is_postgres(db) {
+        query = query.lock_exclusive();
+    }
+    Ok(query.all(db).await?.into_iter().map(|score| (score.lead_id, score)).collect())
+}
+
 /// Finds a lead's score.
 pub async fn find_score<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<Option<lead_score::Model>, DbErr> {
     lead_score::Entity::find_by_id(lead_id).one(db).await
@@ -266,9 +284,39 @@ pub async fn activity_known<C: ConnectionTrait>(db: &C, activity_id: Uuid) -> Re
     Ok(scored_activity::Entity::find_by_id(activity_id).one(db).await?.is_some())
 }
 
+/// Returns which of `activity_ids` were received before, with one query.
+pub async fn known_activities<C: ConnectionTrait>(db: &C, activity_ids: Vec<Uuid>) -> Result<HashSet<Uuid>, DbErr> {
+    if activity_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = scored_activity::Entity::find()
+        .select_only()
+        .column(scored_activity::Column::ActivityId)
+        .filter(scored_activity::Column::ActivityId.is_in(activity_ids))
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Stores received activities as pending evaluation with one multi-row insert.
+pub async fn insert_activities<C: ConnectionTrait>(db: &C, activities: Vec<(Uuid, ActivityFact)>) -> Result<(), DbErr> {
+    if activities.is_empty() {
+        return Ok(());
+    }
+    let rows = activities.into_iter().map(|(lead_id, fact)| pending_activity_row(lead_id, &fact));
+    scored_activity::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
+}
+
 /// Stores a received activity as pending evaluation.
 pub async fn insert_activity<C: ConnectionTrait>(db: &C, lead_id: Uuid, fact: &ActivityFact) -> Result<(), DbErr> {
-    let row = scored_activity::ActiveModel {
+    scored_activity::Entity::insert(pending_activity_row(lead_id, fact)).exec_without_returning(db).await?;
+    Ok(())
+}
+
+fn pending_activity_row(lead_id: Uuid, fact: &ActivityFact) -> scored_activity::ActiveModel {
+    scored_activity::ActiveModel {
         activity_id: Set(fact.activity_id),
         lead_id: Set(lead_id),
         activity_type: Set(fact.activity_type.clone()),
@@ -280,9 +328,7 @@ pub async fn insert_activity<C: ConnectionTrait>(db: &C, lead_id: Uuid, fact: &A
         verdict: Set(PENDING.to_owned()),
         detail: Set(String::new()),
         anonymous: Set(fact.anonymous),
-    };
-    scored_activity::Entity::insert(row).exec_without_returning(db).await?;
-    Ok(())
+    }
 }
 
 /// Verdict of an activity not evaluated yet.
@@ -296,6 +342,27 @@ pub async fn lead_activities<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Resul
         .order_by_asc(scored_activity::Column::ActivityId)
         .all(db)
         .await
+}
+
+/// Returns the activities of several leads with one query, oldest first for each lead.
+pub async fn activities_of_leads<C: ConnectionTrait>(
+    db: &C,
+    lead_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Vec<scored_activity::Model>>, DbErr> {
+    let mut by_lead: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
+    if lead_ids.is_empty() {
+        return Ok(by_lead);
+    }
+    let rows = scored_activity::Entity::find()
+        .filter(scored_activity::Column::LeadId.is_in(lead_ids))
+        .order_by_asc(scored_activity::Column::OccurredAt)
+        .order_by_asc(scored_activity::Column::ActivityId)
+        .all(db)
+        .await?;
+    for row in rows {
+        by_lead.entry(row.lead_id).or_default().push(row);
+    }
+    Ok(by_lead)
 }
 
 /// Writes the verdict columns of an activity.

@@ -1,7 +1,9 @@
 //! The consumer side of exactly-once delivery.
 
+use std::collections::HashSet;
+
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::entity::inbox;
@@ -21,4 +23,31 @@ pub async fn record<C: ConnectionTrait>(txn: &C, event_id: Uuid, source: &str) -
         .await?;
 
     Ok(inserted == 1)
+}
+
+/// Returns which of `event_ids` were applied before, with one query. A consumer that applies
+/// a batch records the others with [`record_many`] in the same transaction.
+pub async fn find_recorded<C: ConnectionTrait>(txn: &C, event_ids: Vec<Uuid>) -> Result<HashSet<Uuid>, DbErr> {
+    if event_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = inbox::Entity::find().filter(inbox::Column::EventId.is_in(event_ids)).all(txn).await?;
+    Ok(rows.into_iter().map(|row| row.event_id).collect())
+}
+
+/// Records several events as applied with one multi-row insert. An event that another
+/// transaction recorded in the meantime fails the insert with a unique violation, so the
+/// caller's transaction rolls back and the delivery is retried, never applied twice.
+pub async fn record_many<C: ConnectionTrait>(txn: &C, event_ids: Vec<Uuid>, source: &str) -> Result<(), DbErr> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    let now = crate::time::now();
+    let rows = event_ids.into_iter().map(|event_id| inbox::ActiveModel {
+        event_id: Set(event_id),
+        source: Set(source.to_owned()),
+        process_time: Set(now),
+    });
+    inbox::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    Ok(())
 }
