@@ -1,8 +1,8 @@
 //! Storage of `TrackActivity` calls in group-commit batches.
 //!
-//! A batch is stored with a fixed number of statements whatever its size: one query each for
-//! the stored responses, the leads and the activities that the calls name, then one
-//! multi-row insert each for new leads, activities, outbox events and stored responses. The
+//! A batch is stored with a fixed number of statements whatever its size. One query each
+//! reads the stored responses, the leads and the activities that the calls name. One
+//! multi-row insert each then writes new leads, activities, outbox events and stored responses. The
 //! decisions in between (replay, not found, erased lead, do-not-track, a repeated
 //! idempotency key) are the same as those of [`track_in`], which stores one call alone.
 //!

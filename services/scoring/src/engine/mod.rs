@@ -179,8 +179,8 @@ impl Received {
 
 /// Applies a batch of activity events at `now`, then settles every lead they touched.
 ///
-/// What every event needs to know is read once for the whole batch: which events were
-/// applied before, which activities were received before, and the scores of the leads named.
+/// The look-ups that every event needs are made once for the whole batch. They find the
+/// events applied before, the activities received before and the scores of the leads named.
 pub async fn apply_activity_events<C: ConnectionTrait>(
     db: &C,
     model: &Model,
