@@ -46,6 +46,7 @@ impl ActivityApi {
 }
 
 mod identity;
+mod import;
 mod tracking;
 
 use tracking::{TrackInput, TrackJob, TrackWork};
@@ -332,43 +333,6 @@ fn check_repeat(existing: &activity::Model, lead: &lead::Model, input: &Activity
     ))
 }
 
-/// Stores the activities of one imported record with one look-up of their idempotency keys
-/// and one multi-row insert each for the activities and their events. A key already stored,
-/// or repeated within the record, is a duplicate when it has the same lead and type and
-/// INVALID_ARGUMENT otherwise. Returns the numbers of created and duplicate activities.
-async fn insert_record_activities<C: ConnectionTrait>(
-    db: &C,
-    lead: &lead::Model,
-    inputs: &[ActivityInput],
-    traceparent: &str,
-) -> ApiResult<(i32, i32)> {
-    let keys = inputs.iter().filter_map(|input| input.idempotency_key.clone()).collect();
-    let mut known = store::find_activities_by_keys(db, keys).await?;
-
-    let (mut created, mut duplicate) = (Vec::new(), 0);
-    for input in inputs {
-        if let Some(existing) = input.idempotency_key.as_ref().and_then(|key| known.get(key)) {
-            check_repeat(existing, lead, input)?;
-            duplicate += 1;
-            continue;
-        }
-        let activity = new_activity(lead, input);
-        if let Some(key) = &input.idempotency_key {
-            known.insert(key.clone(), activity.clone());
-        }
-        created.push(activity);
-    }
-
-    let events = created
-        .iter()
-        .map(|activity| events::outbox_row(lead.id, traceparent, events::activity_recorded_kind(activity, lead.anonymous)))
-        .collect();
-    let count = created.len() as i32;
-    store::insert_activities(db, created).await?;
-    leadflow_kit::outbox::enqueue_rows(db, events).await?;
-    Ok((count, duplicate))
-}
-
 /// Sets an imported outcome on a lead; returns the lead and whether it changed.
 async fn set_outcome<C: ConnectionTrait>(
     db: &C,
@@ -377,13 +341,24 @@ async fn set_outcome<C: ConnectionTrait>(
     occurred_at: DateTime<Utc>,
     traceparent: &str,
 ) -> ApiResult<(lead::Model, bool)> {
+    if !apply_outcome(&mut lead, outcome) {
+        return Ok((lead, false));
+    }
+    store::update_lead(db, &lead).await?;
+    events::outcome_imported(db, lead.id, outcome, occurred_at, traceparent).await?;
+    Ok((lead, true))
+}
+
+/// Sets the outcome and the lifecycle stage it implies on `lead`; returns false when the
+/// outcome is unspecified or already recorded.
+fn apply_outcome(lead: &mut lead::Model, outcome: Outcome) -> bool {
     let name = match outcome {
         Outcome::Won => "WON",
         Outcome::Lost => "LOST",
-        Outcome::Unspecified => return Ok((lead, false)),
+        Outcome::Unspecified => return false,
     };
     if lead.outcome.as_deref() == Some(name) {
-        return Ok((lead, false));
+        return false;
     }
 
     lead.outcome = Some(name.to_owned());
@@ -393,10 +368,8 @@ async fn set_outcome<C: ConnectionTrait>(
     })
     .to_owned();
     lead.update_time = leadflow_kit::time::now();
-    store::update_lead(db, &lead).await?;
-    events::outcome_imported(db, lead.id, outcome, occurred_at, traceparent).await?;
     tracing::info!(lead_id = %lead.id, outcome = name, "outcome recorded");
-    Ok((lead, true))
+    true
 }
 
 /// Converts a stored lead to its API form.
@@ -554,58 +527,6 @@ impl ActivityApi {
         Ok(response)
     }
 
-    async fn do_import(&self, ctx: &CallContext, request: ImportRecordsRequest) -> ApiResult<ImportRecordsResponse> {
-        if request.records.len() > MAX_IMPORT_RECORDS {
-            return Err(ApiError::invalid_field(
-                "records",
-                format!("has {} records; send at most {MAX_IMPORT_RECORDS} per call", request.records.len()),
-            ));
-        }
-
-        let key = RequestKey::new(
-            "leadflow.activity.v1.ActivityService/ImportRecords",
-            &request.request_id,
-            &ImportRecordsRequest { request_id: String::new(), ..request.clone() },
-        )?;
-
-        let now = leadflow_kit::time::now();
-        let txn = self.db.begin().await?;
-        if let Some(stored) = idempotency::replay(&txn, key.as_ref()).await? {
-            return Ok(stored);
-        }
-        let mut results = Vec::with_capacity(request.records.len());
-
-        for record in &request.records {
-            // Each record runs in a savepoint, so a failed record is undone alone.
-            let savepoint = txn.begin().await?;
-            match import_record(&savepoint, record, now, &ctx.traceparent).await {
-                Ok(result) => {
-                    savepoint.commit().await?;
-                    results.push(result);
-                }
-                Err(error) => {
-                    savepoint.rollback().await?;
-                    if error.code() == tonic::Code::Unavailable {
-                        return Err(error);
-                    }
-                    results.push(ImportRecordResult {
-                        line: record.line,
-                        error: error.message().to_owned(),
-                        ..ImportRecordResult::default()
-                    });
-                }
-            }
-        }
-
-        let response = ImportRecordsResponse { results };
-        idempotency::store(&txn, key.as_ref(), &response).await?;
-        txn.commit().await?;
-        self.waker.wake();
-
-        let created: i32 = response.results.iter().map(|result| result.activities_created).sum();
-        tracing::info!(records = response.results.len(), activities_created = created, "import batch stored");
-        Ok(response)
-    }
 
     async fn do_list_activities(&self, request: ListActivitiesRequest) -> ApiResult<ListActivitiesResponse> {
         const METHOD: &str = "ListActivities";
@@ -664,71 +585,6 @@ impl ActivityApi {
         let lead = require_lead(&self.db, &lead_key).await?;
         Ok(GetLeadResponse { lead: Some(identity::lead_view(&self.db, &lead).await?) })
     }
-}
-
-/// Imports one record: the lead, its activities and its outcome.
-async fn import_record<C: ConnectionTrait>(
-    db: &C,
-    record: &ImportRecord,
-    now: DateTime<Utc>,
-    traceparent: &str,
-) -> ApiResult<ImportRecordResult> {
-    let mut violations = Vec::new();
-    let Some(lead_request) = record.lead.as_ref() else {
-        return Err(ApiError::invalid_field("lead", "missing".to_owned()));
-    };
-    let lead_input = validate_lead(lead_request, "lead.", &mut violations);
-
-    let mut inputs = Vec::with_capacity(record.activities.len());
-    for (index, imported) in record.activities.iter().enumerate() {
-        let prefix = format!("activities[{index}].");
-        if imported.idempotency_key.trim().is_empty() {
-            violations.push(FieldViolation::new(format!("{prefix}idempotency_key"), "required for imports"));
-        }
-        let input = validate_activity(
-            imported.r#type,
-            imported.occurred_at.as_ref(),
-            &imported.properties,
-            &imported.idempotency_key,
-            &prefix,
-            now,
-            &mut violations,
-        );
-        inputs.extend(input);
-    }
-    let outcome = match Outcome::try_from(record.outcome) {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            violations.push(FieldViolation::new(
-                "outcome",
-                format!("{} is not OUTCOME_WON, OUTCOME_LOST or OUTCOME_UNSPECIFIED", record.outcome),
-            ));
-            Outcome::Unspecified
-        }
-    };
-    reject_if_invalid(violations)?;
-
-    let (lead, lead_created) = upsert_lead(db, &lead_input, traceparent).await?;
-
-    let (activities_created, activities_duplicate, activities_not_tracked) = if lead.do_not_track {
-        (0, 0, inputs.len() as i32)
-    } else {
-        let (created, duplicate) = insert_record_activities(db, &lead, &inputs, traceparent).await?;
-        (created, duplicate, 0)
-    };
-
-    let lead_id = lead.id.to_string();
-    set_outcome(db, lead, outcome, now, traceparent).await?;
-
-    Ok(ImportRecordResult {
-        line: record.line,
-        lead_id,
-        lead_created,
-        activities_created,
-        activities_duplicate,
-        error: String::new(),
-        activities_not_tracked,
-    })
 }
 
 #[tonic::async_trait]

@@ -121,11 +121,15 @@ pub async fn outcome_imported<C: ConnectionTrait>(
     occurred_at: DateTime<Utc>,
     traceparent: &str,
 ) -> Result<(), DbErr> {
-    let kind = activity_event::Kind::OutcomeImported(OutcomeImported {
+    enqueue(db, lead_id, traceparent, outcome_imported_kind(outcome, occurred_at)).await
+}
+
+/// Builds the `OutcomeImported` event of an outcome recorded at `occurred_at`.
+pub(crate) fn outcome_imported_kind(outcome: Outcome, occurred_at: DateTime<Utc>) -> activity_event::Kind {
+    activity_event::Kind::OutcomeImported(OutcomeImported {
         outcome: outcome as i32,
         occurred_at: Some(to_timestamp(occurred_at)),
-    });
-    enqueue(db, lead_id, traceparent, kind).await
+    })
 }
 
 /// Delivers outbox rows to `ScoringEventsService.DeliverActivityEvents`.
