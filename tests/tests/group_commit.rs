@@ -4,7 +4,7 @@
 use leadflow_kit::errors::Reason;
 use leadflow_proto::activity::{LeadKey, ListActivitiesRequest, TrackActivityRequest, UpsertLeadRequest, lead_key};
 use leadflow_proto::types::ActivityType;
-use leadflow_tests::{Suite, on_every_backend, query_count};
+use leadflow_tests::{Suite, SuiteOptions, backends, on_every_backend, query_count};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -117,9 +117,9 @@ async fn failed_calls_roll_back_alone() {
     on_every_backend(mixed_calls).await;
 }
 
-/// Concurrent calls that share a new e-mail address, a request id or a visitor: the batch
-/// creates one lead for the address, stores one activity per request id, and answers a
-/// request id reused with other content with INVALID_ARGUMENT.
+/// Concurrent calls that share a new e-mail address, a request id or a visitor: the batches
+/// create one lead for the address, store one activity per request id, and answer a request
+/// id reused with other content with INVALID_ARGUMENT.
 async fn repeats_in_one_batch(mut suite: Suite) -> Suite {
     const SAME_LEAD: usize = 40;
     const SAME_REQUEST: usize = 20;
@@ -217,4 +217,24 @@ async fn repeats_in_one_batch(mut suite: Suite) -> Suite {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn repeats_share_one_batch() {
     on_every_backend(repeats_in_one_batch).await;
+}
+
+/// The same calls with three writers of at most four calls each, so batches are small and
+/// writers race for the same new lead and request ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_writers_small_batches() {
+    for backend in backends() {
+        let options = SuiteOptions {
+            configure: Some(Box::new(|index, config| {
+                if index == 0 {
+                    config.group_commit.writers = 3;
+                    config.group_commit.max_batch = 4;
+                }
+            })),
+            ..SuiteOptions::default()
+        };
+        let suite = Suite::start_with(backend, options).await;
+        let suite = repeats_in_one_batch(suite).await;
+        suite.stop().await;
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use leadflow_kit::errors::{FieldViolation, Reason};
+use leadflow_kit::config::GroupCommitSettings;
 use leadflow_kit::group_commit::{GroupCommit, GroupCommitConfig};
 use leadflow_kit::idempotency::{self, RequestKey};
 use leadflow_kit::outbox::OutboxWaker;
@@ -39,8 +40,9 @@ pub struct ActivityApi {
 impl ActivityApi {
     /// Creates the handlers over the service's database and starts the group-commit writers
     /// of `TrackActivity`; `waker` wakes the outbox relay.
-    pub fn new(db: DatabaseConnection, waker: OutboxWaker) -> Self {
-        let tracks = GroupCommit::start(db.clone(), waker.clone(), TrackWork, GroupCommitConfig::for_database(&db));
+    pub fn new(db: DatabaseConnection, waker: OutboxWaker, group_commit: &GroupCommitSettings) -> Self {
+        let config = GroupCommitConfig::for_database(&db, group_commit);
+        let tracks = GroupCommit::start(db.clone(), waker.clone(), TrackWork, config);
         Self { db, waker, tracks }
     }
 }

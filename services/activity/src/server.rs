@@ -60,7 +60,7 @@ pub async fn run_with_faults(
     let security = ServerSecurity::from_config(&config, crate::access::METHOD_ROLES)?;
     let max_message = config.limits.max_message_bytes;
     let routes = Routes::new(
-        ActivityServiceServer::new(ActivityApi::new(db.clone(), waker.clone()))
+        ActivityServiceServer::new(ActivityApi::new(db.clone(), waker.clone(), &config.group_commit))
             .max_decoding_message_size(max_message)
             .max_encoding_message_size(max_message),
     )

@@ -48,6 +48,19 @@ pub struct ServiceConfig {
     pub tls: TlsSettings,
     /// Per-caller limits, request timeout and message size (`[limits]`).
     pub limits: LimitSettings,
+    /// Group commit of `TrackActivity` calls (`[group_commit]`).
+    pub group_commit: GroupCommitSettings,
+}
+
+/// Group commit settings as configured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GroupCommitSettings {
+    /// Writer tasks, each with its own transaction; 0 picks the default of the database: 1 on
+    /// SQLite, whose pool has one connection, and 2 on PostgreSQL.
+    pub writers: usize,
+    /// Maximum number of calls in one transaction; 0 picks the default, 128.
+    pub max_batch: usize,
 }
 
 /// Outbox relay settings as configured.
@@ -105,6 +118,7 @@ impl Default for ServiceConfig {
             auth: AuthSettings::default(),
             tls: TlsSettings::default(),
             limits: LimitSettings::default(),
+            group_commit: GroupCommitSettings::default(),
         }
     }
 }
