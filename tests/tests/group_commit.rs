@@ -118,7 +118,7 @@ async fn failed_calls_roll_back_alone() {
 }
 
 /// Concurrent calls that share a new e-mail address, a request id or a visitor: the batches
-/// create one lead for the address, store one activity per request id, and answer a request
+/// create one lead for the address, store one activity per request id, and reject a request
 /// id reused with other content with INVALID_ARGUMENT.
 async fn repeats_in_one_batch(mut suite: Suite) -> Suite {
     const SAME_LEAD: usize = 40;

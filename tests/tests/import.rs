@@ -81,9 +81,9 @@ fn import_record(line: i64, email: &str, keys: &[&str], outcome: Outcome) -> Imp
     }
 }
 
-/// One call with new leads, a lead repeated by a later record, an activity key repeated for
-/// another lead, a stored lead and an invalid record: each record gets the result it would
-/// get alone.
+/// Imports one call with new leads, a lead repeated by a later record, an activity key
+/// repeated for another lead, a stored lead and an invalid record, and checks that each
+/// record gets the result it would get alone.
 async fn mixed_records(mut suite: Suite) -> Suite {
     let stored = UpsertLeadRequest { email: "existent@example.ro".to_owned(), ..UpsertLeadRequest::default() };
     let stored_id = suite.activity.upsert_lead(stored).await.expect("stored lead").into_inner().lead.expect("lead").lead_id;
@@ -104,8 +104,10 @@ async fn mixed_records(mut suite: Suite) -> Suite {
 
     let lines: Vec<i64> = results.iter().map(|result| result.line).collect();
     assert_eq!(lines, vec![1, 2, 3, 4, 5, 6], "results keep the record order");
-    assert!(results[0].lead_created && results[0].activities_created == 2, "{:?}", results[0]);
-    assert!(results[1].lead_created && results[1].activities_created == 1, "{:?}", results[1]);
+    assert!(results[0].lead_created, "{:?}", results[0]);
+    assert_eq!(results[0].activities_created, 2);
+    assert!(results[1].lead_created, "{:?}", results[1]);
+    assert_eq!(results[1].activities_created, 1);
     assert!(!results[2].lead_created, "the repeated lead is the lead of line 1");
     assert_eq!(results[2].lead_id, results[0].lead_id);
     assert_eq!(results[2].activities_created, 1);
