@@ -192,3 +192,23 @@ mod tests {
         assert!(path.exists());
     }
 }
+
+/// Maximum number of rows in one multi-row INSERT. With at most 32 columns a statement then binds fewer
+/// than 32 766 values, SQLite's limit since 3.32 (PostgreSQL allows 65 535).
+pub const MAX_ROWS_PER_INSERT: usize = 1000;
+
+/// Inserts `rows` with as few multi-row INSERT statements as [`MAX_ROWS_PER_INSERT`] allows,
+/// in the order given.
+pub async fn insert_rows<A, C>(db: &C, rows: impl IntoIterator<Item = A>) -> Result<(), sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+    C: sea_orm::ConnectionTrait,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(MAX_ROWS_PER_INSERT).collect();
+        <A::Entity as sea_orm::EntityTrait>::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(())
+}

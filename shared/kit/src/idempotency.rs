@@ -117,8 +117,7 @@ pub async fn store_rows<C: ConnectionTrait>(db: &C, rows: Vec<idempotency_key::A
     if rows.is_empty() {
         return Ok(());
     }
-    idempotency_key::Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
+    crate::db::insert_rows(db, rows).await
 }
 
 impl RequestKey {

@@ -6,10 +6,12 @@
 //! decisions in between (replay, not found, erased lead, do-not-track, a repeated
 //! idempotency key) are the same as those of [`track_in`], which stores one call alone.
 //!
-//! A call goes to [`track_in`] instead, in its own savepoint after the shared statements,
-//! when it carries a visitor id, names a merged lead, or repeats a request id or an
-//! idempotency key of an earlier call of the same batch: the earlier call's rows are then in
-//! the transaction, so the later call replays them exactly as it would one batch later.
+//! Some calls go to [`track_in`] instead, each in its own savepoint after the shared
+//! statements. These are the calls that carry a visitor id, name a merged lead, or repeat a
+//! request id or an idempotency key of an earlier call of the same batch. A call that names the e-mail
+//! address of an earlier identification in the batch, or an anonymous lead after one, goes
+//! there too. The calls that run alone keep their queue order, and the rows of the earlier
+//! calls are in the transaction, so each gets the result it would get one batch later.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -117,6 +119,7 @@ async fn track_together(
     let mut plan = Plan::default();
     let mut request_ids = HashSet::new();
     let mut idempotency_keys = HashSet::new();
+    let mut order = AloneOrder::default();
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         let track = &job.track;
@@ -124,8 +127,13 @@ async fn track_together(
         let repeats_request = track.key.as_ref().is_some_and(|key| !request_ids.insert(key.request_id().to_owned()));
         let repeats_activity =
             track.input.idempotency_key.as_ref().is_some_and(|key| !idempotency_keys.insert(key.clone()));
-        let alone = track.visitor_id.is_some() || matches!(track.lead_key, LeadRef::Visitor(_)) || repeats_request || repeats_activity;
+        let alone = track.visitor_id.is_some()
+            || matches!(track.lead_key, LeadRef::Visitor(_))
+            || repeats_request
+            || repeats_activity
+            || order.must_follow(&track.lead_key);
         if alone {
+            order.note(track);
             results.push(None);
             continue;
         }
@@ -133,13 +141,37 @@ async fn track_together(
         let stored_response = track.key.as_ref().and_then(|key| Some((key, stored.get(key.request_id())?)));
         let result = match stored_response {
             Some((key, row)) => Some(idempotency::decode_stored(key, row)),
-            None => plan.track(job, &mut leads, &activities),
+            None => plan.track(job, &mut leads, &activities, order.identifies),
         };
         results.push(result);
     }
 
     plan.write(txn).await?;
     Ok(results)
+}
+
+/// What the calls that run alone, after the shared statements, may change, so that a later
+/// call of the batch that depends on it runs alone too, after them in queue order.
+#[derive(Default)]
+struct AloneOrder {
+    /// E-mail addresses that an identification by visitor id may give to a lead or merge.
+    emails: HashSet<String>,
+    /// True once an identification runs alone; it may turn an anonymous lead into a known
+    /// one or merge it.
+    identifies: bool,
+}
+
+impl AloneOrder {
+    fn note(&mut self, track: &TrackInput) {
+        if let (LeadRef::Email(email), Some(_)) = (&track.lead_key, &track.visitor_id) {
+            self.emails.insert(email.clone());
+            self.identifies = true;
+        }
+    }
+
+    fn must_follow(&self, key: &LeadRef) -> bool {
+        matches!(key, LeadRef::Email(email) if self.emails.contains(email))
+    }
 }
 
 /// The leads that the calls of a batch name, by each kind of key, with the leads that the
@@ -206,11 +238,14 @@ impl Plan {
         job: &TrackJob,
         leads: &mut Leads,
         activities: &HashMap<String, activity::Model>,
+        after_identification: bool,
     ) -> Option<ApiResult<TrackActivityResponse>> {
         let track = &job.track;
         let (lead, new_lead) = match leads.find(&track.lead_key) {
             // A merged lead resolves to its survivor, which `track_in` follows.
             Some(found) if found.merged_into.is_some() => return None,
+            // An identification earlier in the batch may merge or name this anonymous lead.
+            Some(found) if found.anonymous && after_identification => return None,
             Some(found) => (found.clone(), false),
             None => match (&track.lead_key, track.create_lead) {
                 (LeadRef::Email(email), true) => {

@@ -90,8 +90,7 @@ pub async fn insert_leads<C: ConnectionTrait>(db: &C, models: Vec<lead::Model>) 
     if models.is_empty() {
         return Ok(());
     }
-    lead::Entity::insert_many(models.into_iter().map(lead_row)).exec_without_returning(db).await?;
-    Ok(())
+    leadflow_kit::db::insert_rows(db, models.into_iter().map(lead_row)).await
 }
 
 fn lead_row(model: lead::Model) -> lead::ActiveModel {
@@ -151,8 +150,7 @@ pub async fn insert_activities<C: ConnectionTrait>(db: &C, models: Vec<activity:
     if models.is_empty() {
         return Ok(());
     }
-    activity::Entity::insert_many(models.into_iter().map(activity_row)).exec_without_returning(db).await?;
-    Ok(())
+    leadflow_kit::db::insert_rows(db, models.into_iter().map(activity_row)).await
 }
 
 /// Finds the activities that carry any of `keys` as idempotency key, by key.

@@ -305,8 +305,7 @@ pub async fn insert_activities<C: ConnectionTrait>(db: &C, activities: Vec<(Uuid
         return Ok(());
     }
     let rows = activities.into_iter().map(|(lead_id, fact)| pending_activity_row(lead_id, &fact));
-    scored_activity::Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
+    leadflow_kit::db::insert_rows(db, rows).await
 }
 
 /// Stores a received activity as pending evaluation.
@@ -411,8 +410,7 @@ pub async fn insert_ledger_entries<C: ConnectionTrait>(db: &C, entries: Vec<ledg
         effective_time: Set(entry.effective_time),
         entry_time: Set(entry.entry_time),
     });
-    ledger_entry::Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
+    leadflow_kit::db::insert_rows(db, rows).await
 }
 
 /// Lists ledger entries after `after`, in id order, for one lead or all.

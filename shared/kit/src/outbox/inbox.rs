@@ -48,6 +48,5 @@ pub async fn record_many<C: ConnectionTrait>(txn: &C, event_ids: Vec<Uuid>, sour
         source: Set(source.to_owned()),
         process_time: Set(now),
     });
-    inbox::Entity::insert_many(rows).exec_without_returning(txn).await?;
-    Ok(())
+    crate::db::insert_rows(txn, rows).await
 }

@@ -51,8 +51,7 @@ pub async fn enqueue_rows<C: ConnectionTrait>(txn: &C, rows: Vec<entity::outbox:
     if rows.is_empty() {
         return Ok(());
     }
-    entity::outbox::Entity::insert_many(rows).exec_without_returning(txn).await?;
-    Ok(())
+    crate::db::insert_rows(txn, rows).await
 }
 
 /// Wakes the relays of a service after a commit, so delivery does not wait for a poll.
