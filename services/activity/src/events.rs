@@ -39,7 +39,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
 }
 
 /// Builds the outbox row of an activity event about `lead_id` for the scoring service.
-pub(crate) fn outbox_row(lead_id: Uuid, traceparent: &str, kind: activity_event::Kind) -> OutboxRow {
+fn outbox_row(lead_id: Uuid, traceparent: &str, kind: activity_event::Kind) -> OutboxRow {
     let event_id = Uuid::now_v7();
     let event = ActivityEvent {
         event_id: event_id.to_string(),
@@ -58,12 +58,12 @@ pub async fn lead_profile_changed<C: ConnectionTrait>(
     created: bool,
     traceparent: &str,
 ) -> Result<(), DbErr> {
-    enqueue(db, lead.id, traceparent, lead_profile_changed_kind(lead, created)).await
+    outbox::enqueue_rows(db, vec![lead_profile_changed_row(lead, created, traceparent)]).await
 }
 
-/// Builds the `LeadProfileChanged` event of `lead`.
-pub(crate) fn lead_profile_changed_kind(lead: &lead::Model, created: bool) -> activity_event::Kind {
-    activity_event::Kind::LeadProfileChanged(LeadProfileChanged {
+/// Builds the outbox row of the `LeadProfileChanged` event of `lead`.
+pub(crate) fn lead_profile_changed_row(lead: &lead::Model, created: bool, traceparent: &str) -> OutboxRow {
+    let kind = activity_event::Kind::LeadProfileChanged(LeadProfileChanged {
         created,
         source: lead.source.clone(),
         campaign: lead.campaign.clone(),
@@ -72,7 +72,8 @@ pub(crate) fn lead_profile_changed_kind(lead: &lead::Model, created: bool) -> ac
         do_not_track: lead.do_not_track,
         do_not_contact: lead.do_not_contact,
         anonymous: lead.anonymous,
-    })
+    });
+    outbox_row(lead.id, traceparent, kind)
 }
 
 /// Writes a `LeadsMerged` event for the survivor, listing the activities that moved to it.
@@ -99,18 +100,19 @@ pub async fn activity_recorded<C: ConnectionTrait>(
     anonymous: bool,
     traceparent: &str,
 ) -> Result<(), DbErr> {
-    enqueue(db, activity.lead_id, traceparent, activity_recorded_kind(activity, anonymous)).await
+    outbox::enqueue_rows(db, vec![activity_recorded_row(activity, anonymous, traceparent)]).await
 }
 
-/// Builds the `ActivityRecorded` event of `activity`.
-pub(crate) fn activity_recorded_kind(activity: &activity::Model, anonymous: bool) -> activity_event::Kind {
-    activity_event::Kind::ActivityRecorded(ActivityRecorded {
+/// Builds the outbox row of the `ActivityRecorded` event of `activity`.
+pub(crate) fn activity_recorded_row(activity: &activity::Model, anonymous: bool, traceparent: &str) -> OutboxRow {
+    let kind = activity_event::Kind::ActivityRecorded(ActivityRecorded {
         activity_id: activity.id.to_string(),
         r#type: domain::activity_type_from_name(&activity.activity_type) as i32,
         occurred_at: Some(to_timestamp(activity.occurred_at)),
         properties: store::json_to_map(&activity.properties),
         anonymous,
-    })
+    });
+    outbox_row(activity.lead_id, traceparent, kind)
 }
 
 /// Writes an `OutcomeImported` event.
@@ -121,15 +123,16 @@ pub async fn outcome_imported<C: ConnectionTrait>(
     occurred_at: DateTime<Utc>,
     traceparent: &str,
 ) -> Result<(), DbErr> {
-    enqueue(db, lead_id, traceparent, outcome_imported_kind(outcome, occurred_at)).await
+    outbox::enqueue_rows(db, vec![outcome_imported_row(lead_id, outcome, occurred_at, traceparent)]).await
 }
 
-/// Builds the `OutcomeImported` event of an outcome recorded at `occurred_at`.
-pub(crate) fn outcome_imported_kind(outcome: Outcome, occurred_at: DateTime<Utc>) -> activity_event::Kind {
-    activity_event::Kind::OutcomeImported(OutcomeImported {
+/// Builds the outbox row of the `OutcomeImported` event of an outcome recorded at `occurred_at`.
+pub(crate) fn outcome_imported_row(lead_id: Uuid, outcome: Outcome, occurred_at: DateTime<Utc>, traceparent: &str) -> OutboxRow {
+    let kind = activity_event::Kind::OutcomeImported(OutcomeImported {
         outcome: outcome as i32,
         occurred_at: Some(to_timestamp(occurred_at)),
-    })
+    });
+    outbox_row(lead_id, traceparent, kind)
 }
 
 /// Delivers outbox rows to `ScoringEventsService.DeliverActivityEvents`.

@@ -112,11 +112,8 @@ pub fn row<R: Message>(key: &RequestKey, response: &R) -> idempotency_key::Activ
     }
 }
 
-/// Stores the results of several calls with one multi-row insert.
+/// Stores the results of several calls with multi-row inserts (see `crate::db::insert_rows`).
 pub async fn store_rows<C: ConnectionTrait>(db: &C, rows: Vec<idempotency_key::ActiveModel>) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
     crate::db::insert_rows(db, rows).await
 }
 

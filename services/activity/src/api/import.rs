@@ -260,7 +260,7 @@ async fn insert_record_activities<C: ConnectionTrait>(
 
     let events = created
         .iter()
-        .map(|activity| events::outbox_row(lead.id, traceparent, events::activity_recorded_kind(activity, lead.anonymous)))
+        .map(|activity| events::activity_recorded_row(activity, lead.anonymous, traceparent))
         .collect();
     let count = created.len() as i32;
     store::insert_activities(db, created).await?;
@@ -350,7 +350,7 @@ impl NewRows {
     /// Adds a record of a new lead with new activities; returns its result.
     fn add(&mut self, line: i64, record: &ValidRecord, now: DateTime<Utc>, traceparent: &str) -> ImportRecordResult {
         let mut lead = new_lead(&record.lead, now);
-        self.events.push(events::outbox_row(lead.id, traceparent, events::lead_profile_changed_kind(&lead, true)));
+        self.events.push(events::lead_profile_changed_row(&lead, true, traceparent));
         tracing::info!(lead_id = %lead.id, "lead created");
 
         let (activities_created, activities_not_tracked) = if lead.do_not_track {
@@ -358,16 +358,14 @@ impl NewRows {
         } else {
             for input in &record.activities {
                 let activity = new_activity(&lead, input);
-                let kind = events::activity_recorded_kind(&activity, lead.anonymous);
-                self.events.push(events::outbox_row(lead.id, traceparent, kind));
+                self.events.push(events::activity_recorded_row(&activity, lead.anonymous, traceparent));
                 self.activities.push(activity);
             }
             (record.activities.len() as i32, 0)
         };
 
         if apply_outcome(&mut lead, record.outcome) {
-            let kind = events::outcome_imported_kind(record.outcome, now);
-            self.events.push(events::outbox_row(lead.id, traceparent, kind));
+            self.events.push(events::outcome_imported_row(lead.id, record.outcome, now, traceparent));
         }
         let result = ImportRecordResult {
             line,

@@ -286,14 +286,13 @@ impl Plan {
         };
 
         if new_lead {
-            self.events.push(events::outbox_row(lead.id, &job.traceparent, events::lead_profile_changed_kind(&lead, true)));
+            self.events.push(events::lead_profile_changed_row(&lead, true, &job.traceparent));
             self.leads.push(lead.clone());
             tracing::info!(lead_id = %lead.id, "lead created");
             leads.add(lead.clone());
         }
         if let Some(activity) = created_activity {
-            let kind = events::activity_recorded_kind(&activity, lead.anonymous);
-            self.events.push(events::outbox_row(activity.lead_id, &job.traceparent, kind));
+            self.events.push(events::activity_recorded_row(&activity, lead.anonymous, &job.traceparent));
             self.activities.push(activity);
         }
         if let Some(key) = &track.key {

@@ -85,11 +85,8 @@ pub async fn insert_lead<C: ConnectionTrait>(db: &C, model: lead::Model) -> Resu
     lead_row(model).insert(db).await
 }
 
-/// Inserts several new leads with one multi-row insert.
+/// Inserts several new leads with multi-row inserts (see `leadflow_kit::db::insert_rows`).
 pub async fn insert_leads<C: ConnectionTrait>(db: &C, models: Vec<lead::Model>) -> Result<(), DbErr> {
-    if models.is_empty() {
-        return Ok(());
-    }
     leadflow_kit::db::insert_rows(db, models.into_iter().map(lead_row)).await
 }
 
@@ -145,11 +142,8 @@ pub async fn insert_activity<C: ConnectionTrait>(db: &C, model: activity::Model)
     activity_row(model).insert(db).await
 }
 
-/// Inserts several activities with one multi-row insert.
+/// Inserts several activities with multi-row inserts (see `leadflow_kit::db::insert_rows`).
 pub async fn insert_activities<C: ConnectionTrait>(db: &C, models: Vec<activity::Model>) -> Result<(), DbErr> {
-    if models.is_empty() {
-        return Ok(());
-    }
     leadflow_kit::db::insert_rows(db, models.into_iter().map(activity_row)).await
 }
 

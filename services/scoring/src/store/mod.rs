@@ -299,11 +299,9 @@ pub async fn known_activities<C: ConnectionTrait>(db: &C, activity_ids: Vec<Uuid
     Ok(rows.into_iter().collect())
 }
 
-/// Stores received activities as pending evaluation with one multi-row insert.
+/// Stores received activities as pending evaluation with multi-row inserts (see
+/// `leadflow_kit::db::insert_rows`).
 pub async fn insert_activities<C: ConnectionTrait>(db: &C, activities: Vec<(Uuid, ActivityFact)>) -> Result<(), DbErr> {
-    if activities.is_empty() {
-        return Ok(());
-    }
     let rows = activities.into_iter().map(|(lead_id, fact)| pending_activity_row(lead_id, &fact));
     leadflow_kit::db::insert_rows(db, rows).await
 }
@@ -391,9 +389,6 @@ pub fn fact_from_row(row: &scored_activity::Model) -> ActivityFact {
 
 /// Inserts ledger entries.
 pub async fn insert_ledger_entries<C: ConnectionTrait>(db: &C, entries: Vec<ledger_entry::Model>) -> Result<(), DbErr> {
-    if entries.is_empty() {
-        return Ok(());
-    }
     let rows = entries.into_iter().map(|entry| ledger_entry::ActiveModel {
         id: Set(entry.id),
         lead_id: Set(entry.lead_id),

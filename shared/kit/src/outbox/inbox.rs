@@ -35,13 +35,11 @@ pub async fn find_recorded<C: ConnectionTrait>(txn: &C, event_ids: Vec<Uuid>) ->
     Ok(rows.into_iter().map(|row| row.event_id).collect())
 }
 
-/// Records several events as applied with one multi-row insert. An event that another
-/// transaction recorded in the meantime fails the insert with a unique violation, so the
-/// caller's transaction rolls back and the delivery is retried, never applied twice.
+/// Records several events as applied with multi-row inserts (see `crate::db::insert_rows`). An
+/// event that another transaction recorded in the meantime fails the insert with a unique
+/// violation, so the caller's transaction rolls back and the delivery is retried, never
+/// applied twice.
 pub async fn record_many<C: ConnectionTrait>(txn: &C, event_ids: Vec<Uuid>, source: &str) -> Result<(), DbErr> {
-    if event_ids.is_empty() {
-        return Ok(());
-    }
     let now = crate::time::now();
     let rows = event_ids.into_iter().map(|event_id| inbox::ActiveModel {
         event_id: Set(event_id),

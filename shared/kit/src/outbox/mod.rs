@@ -44,13 +44,10 @@ pub fn row(destination: &str, event_id: Uuid, lead_id: &str, payload: Vec<u8>) -
     }
 }
 
-/// Writes several events with one multi-row insert. PostgreSQL and SQLite insert the rows of
-/// a VALUES list in the order given, so `seq`, and with it the order of delivery, follows the
-/// order of `rows`.
+/// Writes several events with multi-row inserts in order (see `crate::db::insert_rows`).
+/// PostgreSQL and SQLite insert the rows of a VALUES list in the order given, so `seq`, and
+/// with it the order of delivery, follows the order of `rows`.
 pub async fn enqueue_rows<C: ConnectionTrait>(txn: &C, rows: Vec<entity::outbox::ActiveModel>) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
     crate::db::insert_rows(txn, rows).await
 }
 
