@@ -212,3 +212,27 @@ where
     }
     Ok(())
 }
+
+/// Inserts `rows` as [`insert_rows`] does, and where a row's key is taken, updates the columns
+/// that `on_conflict` names instead. No two rows may share a key: PostgreSQL refuses to update
+/// one row twice in a statement.
+pub async fn upsert_rows<A, C>(
+    db: &C,
+    rows: impl IntoIterator<Item = A>,
+    on_conflict: sea_orm::sea_query::OnConflict,
+) -> Result<(), sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+    C: sea_orm::ConnectionTrait,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(MAX_ROWS_PER_INSERT).collect();
+        <A::Entity as sea_orm::EntityTrait>::insert_many(chunk)
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}

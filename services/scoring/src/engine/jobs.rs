@@ -9,8 +9,9 @@ use leadflow_kit::outbox::OutboxWaker;
 use leadflow_proto::scoring::PreviewScoringModelResponse;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::watch;
+use uuid::Uuid;
 
-use super::settle::{Cause, settle_lead};
+use super::settle::{Cause, settle_leads};
 use crate::domain::{self, DEFAULT_MODEL_ID, Model};
 use crate::store;
 
@@ -24,9 +25,8 @@ pub async fn settle_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u
         return Ok(0);
     };
     let due = store::leads_due(&txn, now, BATCH).await?;
-    for lead_id in &due {
-        settle_lead(&txn, &model, *lead_id, now, Cause::Schedule, "").await?;
-    }
+    let leads: Vec<(Uuid, String)> = due.iter().map(|lead_id| (*lead_id, String::new())).collect();
+    settle_leads(&txn, &model, &leads, now, Cause::Schedule).await?;
     txn.commit().await?;
     Ok(due.len())
 }
@@ -52,9 +52,8 @@ pub async fn rescore_step(db: &DatabaseConnection, now: DateTime<Utc>) -> Result
     };
 
     let leads = store::lead_ids_after(&txn, job.cursor_lead_id, BATCH).await?;
-    for lead_id in &leads {
-        settle_lead(&txn, &model, *lead_id, now, Cause::Rescore, "").await?;
-    }
+    let settled: Vec<(Uuid, String)> = leads.iter().map(|lead_id| (*lead_id, String::new())).collect();
+    settle_leads(&txn, &model, &settled, now, Cause::Rescore).await?;
     job.leads_done += leads.len() as i64;
     job.leads_total = job.leads_total.max(job.leads_done);
     job.cursor_lead_id = leads.last().copied().or(job.cursor_lead_id);

@@ -6,14 +6,14 @@
 //! Every event is recorded in the inbox in the transaction of its effect, so a redelivered
 //! event changes nothing.
 
+mod batch;
 pub mod jobs;
 pub mod settle;
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use leadflow_kit::outbox::{self, EventSink};
+use leadflow_kit::outbox::{self, EventSink, entity::outbox::ActiveModel as OutboxRow};
 use leadflow_kit::time::{from_timestamp, to_timestamp};
 use leadflow_proto::events::{
     ActivityEvent, ImportedOutcomeForwarded, LeadAttributed, QualificationEvent, ScoringEvent, activity_event,
@@ -29,6 +29,7 @@ use leadflow_kit::auth::TokenChannel;
 use uuid::Uuid;
 
 use crate::domain::{self, ActivityFact, Model};
+use batch::Batch;
 use crate::store::{self, lead_score};
 pub use settle::{Cause, settle_lead};
 
@@ -63,13 +64,8 @@ fn parse_uuid(index: usize, value: &str, field: &str) -> Result<Uuid, EventError
     Uuid::parse_str(value).map_err(|_| EventError::Invalid(index, format!("{field} {value:?} is not a UUID")))
 }
 
-/// Writes a scoring event for the qualification service to the outbox.
-pub(crate) async fn enqueue<C: ConnectionTrait>(
-    db: &C,
-    lead_id: Uuid,
-    traceparent: &str,
-    kind: scoring_event::Kind,
-) -> Result<(), DbErr> {
+/// Builds the outbox row of a scoring event for the qualification service.
+pub(crate) fn event_row(lead_id: Uuid, traceparent: &str, kind: scoring_event::Kind) -> OutboxRow {
     let event_id = Uuid::now_v7();
     let event = ScoringEvent {
         event_id: event_id.to_string(),
@@ -78,11 +74,31 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
         traceparent: traceparent.to_owned(),
         kind: Some(kind),
     };
-    outbox::enqueue(db, QUALIFICATION, event_id, &event.lead_id, event.encode_to_vec()).await
+    outbox::row(QUALIFICATION, event_id, &event.lead_id, event.encode_to_vec())
+}
+
+/// Writes a scoring event for the qualification service to the outbox.
+pub(crate) async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    traceparent: &str,
+    kind: scoring_event::Kind,
+) -> Result<(), DbErr> {
+    outbox::enqueue_rows(db, vec![event_row(lead_id, traceparent, kind)]).await
+}
+
+/// The event that announces a lead seen for the first time, for the funnel.
+pub(crate) fn lead_announced(lead_create_time: DateTime<Utc>) -> scoring_event::Kind {
+    scoring_event::Kind::LeadAttributed(LeadAttributed {
+        source: String::new(),
+        campaign: String::new(),
+        lead_create_time: Some(to_timestamp(lead_create_time)),
+        do_not_contact: false,
+    })
 }
 
 /// Returns the lead's score row, creating it when this is the first event of the lead. A new
-/// lead is announced to the qualification service for the funnel.
+/// lead is announced to the qualification service.
 pub(crate) async fn ensure_score<C: ConnectionTrait>(
     db: &C,
     model: &Model,
@@ -94,87 +110,10 @@ pub(crate) async fn ensure_score<C: ConnectionTrait>(
     if let Some(score) = store::find_score_for_update(db, lead_id).await? {
         return Ok(score);
     }
-    create_score(db, model, lead_id, lead_create_time, now, traceparent).await
-}
-
-/// Inserts the empty score of a lead seen for the first time and announces the lead to the
-/// qualification service with a `LeadAttributed` event.
-async fn create_score<C: ConnectionTrait>(
-    db: &C,
-    model: &Model,
-    lead_id: Uuid,
-    lead_create_time: DateTime<Utc>,
-    now: DateTime<Utc>,
-    traceparent: &str,
-) -> Result<lead_score::Model, DbErr> {
     let score = settle::new_score(lead_id, lead_create_time, model, now);
     store::insert_score(db, &score).await?;
-    let kind = scoring_event::Kind::LeadAttributed(LeadAttributed {
-        source: String::new(),
-        campaign: String::new(),
-        lead_create_time: Some(to_timestamp(lead_create_time)),
-        do_not_contact: false,
-    });
-    enqueue(db, lead_id, traceparent, kind).await?;
+    enqueue(db, lead_id, traceparent, lead_announced(lead_create_time)).await?;
     Ok(score)
-}
-
-/// The scores of the leads that a batch of events names, read with one query and kept up to
-/// date while the batch is applied.
-struct Scores {
-    loaded: HashMap<Uuid, lead_score::Model>,
-    /// Leads that the query found without a score.
-    absent: HashSet<Uuid>,
-}
-
-impl Scores {
-    async fn load<C: ConnectionTrait>(db: &C, lead_ids: Vec<Uuid>) -> Result<Self, DbErr> {
-        let loaded = store::find_scores_for_update(db, lead_ids.clone()).await?;
-        let absent = lead_ids.into_iter().filter(|id| !loaded.contains_key(id)).collect();
-        Ok(Self { loaded, absent })
-    }
-
-    /// Returns the lead's score, creating it when the lead has none yet.
-    async fn ensure<C: ConnectionTrait>(
-        &mut self,
-        db: &C,
-        model: &Model,
-        lead_id: Uuid,
-        lead_create_time: DateTime<Utc>,
-        now: DateTime<Utc>,
-        traceparent: &str,
-    ) -> Result<&mut lead_score::Model, DbErr> {
-        if !self.loaded.contains_key(&lead_id) {
-            let score = if self.absent.remove(&lead_id) {
-                create_score(db, model, lead_id, lead_create_time, now, traceparent).await?
-            } else {
-                ensure_score(db, model, lead_id, lead_create_time, now, traceparent).await?
-            };
-            self.loaded.insert(lead_id, score);
-        }
-        self.loaded.get_mut(&lead_id).ok_or_else(|| DbErr::Custom(format!("score of lead {lead_id} was not kept")))
-    }
-
-    /// Drops what was read, after a step that wrote score rows without this cache.
-    fn forget(&mut self) {
-        self.loaded.clear();
-        self.absent.clear();
-    }
-}
-
-/// Inbox rows and received activities of a batch, written together before anything reads
-/// them: a settle, a merge or an erasure.
-#[derive(Default)]
-struct Received {
-    event_ids: Vec<Uuid>,
-    activities: Vec<(Uuid, ActivityFact)>,
-}
-
-impl Received {
-    async fn write<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
-        outbox::inbox::record_many(db, std::mem::take(&mut self.event_ids), "activity").await?;
-        store::insert_activities(db, std::mem::take(&mut self.activities)).await
-    }
 }
 
 /// Applies a batch of activity events at `now`, then settles every lead they touched.
@@ -203,8 +142,8 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
     let mut lead_ids: Vec<Uuid> = ids.iter().map(|(_, lead_id)| *lead_id).collect();
     lead_ids.sort();
     lead_ids.dedup();
-    let mut scores = Scores::load(db, lead_ids).await?;
-    let mut received = Received::default();
+    let mut batch = Batch::default();
+    batch.load(db, lead_ids).await?;
 
     for (index, (event, (event_id, lead_id))) in events.iter().zip(ids).enumerate() {
         let Some(kind) = &event.kind else {
@@ -217,13 +156,13 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
             outcome.duplicates += 1;
             continue;
         }
-        received.event_ids.push(event_id);
+        batch.record(event_id);
         outcome.applied += 1;
 
         match kind {
             activity_event::Kind::LeadProfileChanged(profile) => {
                 let lead_create_time = profile.lead_create_time.as_ref().and_then(from_timestamp).unwrap_or(created_at);
-                let score = scores.ensure(db, model, lead_id, lead_create_time, now, &event.traceparent).await?;
+                let score = batch.ensure(db, model, lead_id, lead_create_time, now, &event.traceparent).await?;
                 let attribution_changed = score.source != profile.source
                     || score.campaign != profile.campaign
                     || score.do_not_contact != profile.do_not_contact;
@@ -231,7 +170,6 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 score.campaign = profile.campaign.clone();
                 score.do_not_contact = profile.do_not_contact;
                 score.attributes = store::map_to_json(&profile.attributes.clone().into_iter().collect());
-                store::update_score(db, score).await?;
 
                 if attribution_changed {
                     let kind = scoring_event::Kind::LeadAttributed(LeadAttributed {
@@ -240,7 +178,7 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                         lead_create_time: Some(to_timestamp(score.lead_create_time)),
                         do_not_contact: profile.do_not_contact,
                     });
-                    enqueue(db, lead_id, &event.traceparent, kind).await?;
+                    batch.enqueue(lead_id, &event.traceparent, kind);
                 }
             }
             activity_event::Kind::ActivityRecorded(recorded) => {
@@ -248,7 +186,7 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 let Some(type_name) = domain::activity_type_name(recorded.r#type) else {
                     return Err(EventError::Invalid(index, format!("activity type {} is unknown", recorded.r#type)));
                 };
-                let score = scores.ensure(db, model, lead_id, created_at, now, &event.traceparent).await?;
+                let score = batch.ensure(db, model, lead_id, created_at, now, &event.traceparent).await?;
                 // An activity of a lead merged in the meantime belongs to the survivor.
                 let owner = crate::identity::survivor_of(db, score).await?;
                 if known_activities.insert(activity_id) {
@@ -259,7 +197,7 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                         properties: recorded.properties.clone().into_iter().collect(),
                         anonymous: recorded.anonymous,
                     };
-                    received.activities.push((owner, fact));
+                    batch.receive(owner, &fact);
                 }
                 if owner != lead_id {
                     if !touched.iter().any(|(id, _)| *id == owner) {
@@ -269,35 +207,34 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 }
             }
             activity_event::Kind::OutcomeImported(imported) => {
-                let score = scores.ensure(db, model, lead_id, created_at, now, &event.traceparent).await?;
+                let score = batch.ensure(db, model, lead_id, created_at, now, &event.traceparent).await?;
                 score.outcome = outcome_name(imported.outcome).map(str::to_owned);
-                store::update_score(db, score).await?;
 
                 let kind = scoring_event::Kind::ImportedOutcomeForwarded(ImportedOutcomeForwarded {
                     outcome: imported.outcome,
                     occurred_at: imported.occurred_at,
                 });
-                enqueue(db, lead_id, &event.traceparent, kind).await?;
+                batch.enqueue(lead_id, &event.traceparent, kind);
                 continue;
             }
             activity_event::Kind::LeadsMerged(merged) => {
                 // The survivor is settled by the merge itself, with activities of this batch.
                 touched.retain(|(id, _)| *id != lead_id);
-                received.write(db).await?;
+                batch.flush(db).await?;
                 crate::identity::apply_leads_merged(db, model, lead_id, merged, index, now, &event.traceparent).await?;
-                scores.forget();
+                batch.forget();
                 continue;
             }
             activity_event::Kind::LeadErased(erased) => {
                 // Activities of this batch recorded before the erasure count first; the lead
                 // is frozen afterwards.
-                received.write(db).await?;
                 if let Some(position) = touched.iter().position(|(id, _)| *id == lead_id) {
-                    let (_, traceparent) = touched.remove(position);
-                    settle_lead(db, model, lead_id, now, Cause::Events, &traceparent).await?;
+                    let lead = touched.remove(position);
+                    batch.settle(db, model, &[lead], now, Cause::Events).await?;
                 }
+                batch.flush(db).await?;
                 crate::erasure::apply_lead_erased(db, lead_id, erased, &event.traceparent, now).await?;
-                scores.forget();
+                batch.forget();
                 continue;
             }
         }
@@ -307,8 +244,8 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
         }
     }
 
-    received.write(db).await?;
-    settle::settle_leads(db, model, &touched, now, Cause::Events).await?;
+    batch.settle(db, model, &touched, now, Cause::Events).await?;
+    batch.flush(db).await?;
     Ok(outcome)
 }
 

@@ -14,7 +14,7 @@ use leadflow_proto::events::{LeadBecameMql, scoring_event};
 use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
-use super::enqueue;
+use super::batch::{Batch, Writes};
 use crate::domain::model::DecayPolicy;
 use crate::domain::{self, Model};
 use crate::store::{self, lead_score, ledger_entry, scored_activity};
@@ -103,8 +103,8 @@ fn last_step(policy: DecayPolicy, occurred_at: DateTime<Utc>, now: DateTime<Utc>
     }
 }
 
-/// Settles one lead at `now` in the caller's transaction. The lead's score row must exist.
-/// Returns true when the lead became an MQL.
+/// Settles one lead at `now` in the caller's transaction. A lead without a score, a merged
+/// lead and an erased lead are left as they are.
 pub async fn settle_lead<C: ConnectionTrait>(
     db: &C,
     model: &Model,
@@ -112,29 +112,12 @@ pub async fn settle_lead<C: ConnectionTrait>(
     now: DateTime<Utc>,
     cause: Cause,
     traceparent: &str,
-) -> Result<bool, DbErr> {
-    let Some(score) = store::find_score_for_update(db, lead_id).await? else {
-        return Ok(false);
-    };
-    // A merged lead keeps no activities and a score of 0 with the ledger entries of the merge.
-    if score.merged_into.is_some() {
-        return Ok(false);
-    }
-    // An erased lead's score stays as it was at the erasure: its properties and attributes
-    // are gone, so a new evaluation would change points for no real reason.
-    if crate::erasure::is_erased(db, lead_id).await? {
-        return Ok(false);
-    }
-    let rows = store::lead_activities(db, lead_id).await?;
-    let mut entries = Vec::new();
-    let became_mql = settle_loaded(db, model, score, rows, now, cause, traceparent, &mut entries).await?;
-    store::insert_ledger_entries(db, entries).await?;
-    Ok(became_mql)
+) -> Result<(), DbErr> {
+    settle_leads(db, model, &[(lead_id, traceparent.to_owned())], now, cause).await
 }
 
 /// Settles several leads at `now` as [`settle_lead`] does, reading their scores, erasures and
-/// activities with one query each and writing all their ledger entries with one insert.
-/// Leads without a score, merged leads and erased leads are skipped.
+/// activities with one query each and writing each kind of row with one statement.
 pub async fn settle_leads<C: ConnectionTrait>(
     db: &C,
     model: &Model,
@@ -142,39 +125,23 @@ pub async fn settle_leads<C: ConnectionTrait>(
     now: DateTime<Utc>,
     cause: Cause,
 ) -> Result<(), DbErr> {
-    let lead_ids: Vec<Uuid> = leads.iter().map(|(lead_id, _)| *lead_id).collect();
-    let mut scores = store::find_scores_for_update(db, lead_ids.clone()).await?;
-    let erased = crate::erasure::erased_among(db, lead_ids.clone()).await?;
-    let mut activities = store::activities_of_leads(db, lead_ids).await?;
-
-    let mut entries = Vec::new();
-    for (lead_id, traceparent) in leads {
-        let Some(score) = scores.remove(lead_id) else {
-            continue;
-        };
-        if score.merged_into.is_some() || erased.contains(lead_id) {
-            continue;
-        }
-        let rows = activities.remove(lead_id).unwrap_or_default();
-        settle_loaded(db, model, score, rows, now, cause, traceparent, &mut entries).await?;
-    }
-    store::insert_ledger_entries(db, entries).await
+    let mut batch = Batch::default();
+    batch.settle(db, model, leads, now, cause).await?;
+    batch.flush(db).await
 }
 
-/// Evaluates a lead whose score and activities are read, updates its activities and score
-/// and adds its ledger entries to `entries`, which the caller inserts. Returns true when the
-/// lead became an MQL.
-#[allow(clippy::too_many_arguments)]
-async fn settle_loaded<C: ConnectionTrait>(
-    db: &C,
+/// Evaluates a lead whose score and activities (oldest first) are read, updates its score in
+/// place and adds its changed activities, ledger entries and events to `writes`. Returns true
+/// when the lead became an MQL.
+pub(crate) fn settle_loaded(
     model: &Model,
-    mut score: lead_score::Model,
+    score: &mut lead_score::Model,
     rows: Vec<scored_activity::Model>,
     now: DateTime<Utc>,
     cause: Cause,
     traceparent: &str,
-    entries: &mut Vec<ledger_entry::Model>,
-) -> Result<bool, DbErr> {
+    writes: &mut Writes,
+) -> bool {
     let lead_id = score.lead_id;
     let facts: Vec<_> = rows.iter().map(store::fact_from_row).collect();
     let attributes = store::json_to_map(&score.attributes);
@@ -224,7 +191,7 @@ async fn settle_loaded<C: ConnectionTrait>(
             row.credited_points = *points;
             row.verdict = verdict.to_owned();
             row.detail = detail;
-            store::update_activity(db, row).await?;
+            writes.activities.insert(row.activity_id, row.clone());
         }
     }
 
@@ -286,7 +253,7 @@ async fn settle_loaded<C: ConnectionTrait>(
             attributes: store::json_to_map(&score.attributes),
             do_not_contact: score.do_not_contact,
         });
-        enqueue(db, lead_id, traceparent, kind).await?;
+        writes.enqueue(lead_id, traceparent, kind);
         leadflow_kit::telemetry::increment(&crate::server::MQLS_CREATED);
         tracing::info!(lead_id = %lead_id, score = crossed_score, threshold = model.threshold, model_version = model.version, "lead became MQL");
     }
@@ -310,9 +277,8 @@ async fn settle_loaded<C: ConnectionTrait>(
     score.update_time = now;
     score.ledger_entries += ledger.entries.len() as i64;
 
-    entries.extend(ledger.entries);
-    store::update_score(db, &score).await?;
-    Ok(became_mql)
+    writes.ledger.extend(ledger.entries);
+    became_mql
 }
 
 /// Returns the first instant at or before `now`, among the activities' `occurred_at`, at

@@ -7,7 +7,7 @@ pub mod outcomes;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -228,29 +228,45 @@ pub async fn find_score<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<Opt
 
 /// Inserts a score row.
 pub async fn insert_score<C: ConnectionTrait>(db: &C, score: &lead_score::Model) -> Result<(), DbErr> {
-    let row = lead_score::ActiveModel {
-        lead_id: Set(score.lead_id),
-        score: Set(score.score),
-        engagement: Set(score.engagement),
-        fit: Set(score.fit),
-        floor_adjustment: Set(score.floor_adjustment),
-        mql: Set(score.mql),
-        mql_count: Set(score.mql_count),
-        last_mql_time: Set(score.last_mql_time),
-        source: Set(score.source.clone()),
-        campaign: Set(score.campaign.clone()),
-        attributes: Set(score.attributes.clone()),
-        outcome: Set(score.outcome.clone()),
-        ledger_entries: Set(score.ledger_entries),
-        model_version: Set(score.model_version),
-        next_check_at: Set(score.next_check_at),
-        lead_create_time: Set(score.lead_create_time),
-        update_time: Set(score.update_time),
-        merged_into: Set(score.merged_into),
-        do_not_contact: Set(score.do_not_contact),
-    };
-    lead_score::Entity::insert(row).exec_without_returning(db).await?;
+    lead_score::Entity::insert(score_row(score)).exec_without_returning(db).await?;
     Ok(())
+}
+
+/// Inserts score rows with multi-row inserts. A lead that has a score already fails the
+/// statement, as [`insert_score`] does.
+pub async fn insert_scores<C: ConnectionTrait>(db: &C, scores: Vec<&lead_score::Model>) -> Result<(), DbErr> {
+    leadflow_kit::db::insert_rows(db, scores.into_iter().map(score_row)).await
+}
+
+/// Writes every mutable column of stored score rows, several rows per statement.
+pub async fn update_scores<C: ConnectionTrait>(db: &C, scores: Vec<&lead_score::Model>) -> Result<(), DbErr> {
+    use lead_score::Column;
+    let on_conflict = OnConflict::column(Column::LeadId)
+        .update_columns([
+            Column::Score,
+            Column::Engagement,
+            Column::Fit,
+            Column::FloorAdjustment,
+            Column::Mql,
+            Column::MqlCount,
+            Column::LastMqlTime,
+            Column::Source,
+            Column::Campaign,
+            Column::Attributes,
+            Column::Outcome,
+            Column::LedgerEntries,
+            Column::ModelVersion,
+            Column::NextCheckAt,
+            Column::UpdateTime,
+            Column::MergedInto,
+            Column::DoNotContact,
+        ])
+        .to_owned();
+    leadflow_kit::db::upsert_rows(db, scores.into_iter().map(score_row), on_conflict).await
+}
+
+fn score_row(score: &lead_score::Model) -> lead_score::ActiveModel {
+    lead_score::ActiveModel::from(score.clone())
 }
 
 /// Writes every mutable column of a score row.
@@ -279,11 +295,6 @@ pub async fn update_score<C: ConnectionTrait>(db: &C, score: &lead_score::Model)
     Ok(())
 }
 
-/// Returns true when an activity was received before.
-pub async fn activity_known<C: ConnectionTrait>(db: &C, activity_id: Uuid) -> Result<bool, DbErr> {
-    Ok(scored_activity::Entity::find_by_id(activity_id).one(db).await?.is_some())
-}
-
 /// Returns which of `activity_ids` were received before, with one query.
 pub async fn known_activities<C: ConnectionTrait>(db: &C, activity_ids: Vec<Uuid>) -> Result<HashSet<Uuid>, DbErr> {
     if activity_ids.is_empty() {
@@ -297,35 +308,6 @@ pub async fn known_activities<C: ConnectionTrait>(db: &C, activity_ids: Vec<Uuid
         .all(db)
         .await?;
     Ok(rows.into_iter().collect())
-}
-
-/// Stores received activities as pending evaluation with multi-row inserts (see
-/// `leadflow_kit::db::insert_rows`).
-pub async fn insert_activities<C: ConnectionTrait>(db: &C, activities: Vec<(Uuid, ActivityFact)>) -> Result<(), DbErr> {
-    let rows = activities.into_iter().map(|(lead_id, fact)| pending_activity_row(lead_id, &fact));
-    leadflow_kit::db::insert_rows(db, rows).await
-}
-
-/// Stores a received activity as pending evaluation.
-pub async fn insert_activity<C: ConnectionTrait>(db: &C, lead_id: Uuid, fact: &ActivityFact) -> Result<(), DbErr> {
-    scored_activity::Entity::insert(pending_activity_row(lead_id, fact)).exec_without_returning(db).await?;
-    Ok(())
-}
-
-fn pending_activity_row(lead_id: Uuid, fact: &ActivityFact) -> scored_activity::ActiveModel {
-    scored_activity::ActiveModel {
-        activity_id: Set(fact.activity_id),
-        lead_id: Set(lead_id),
-        activity_type: Set(fact.activity_type.clone()),
-        occurred_at: Set(fact.occurred_at),
-        properties: Set(map_to_json(&fact.properties)),
-        rule_id: Set(None),
-        base_points: Set(0),
-        credited_points: Set(0),
-        verdict: Set(PENDING.to_owned()),
-        detail: Set(String::new()),
-        anonymous: Set(fact.anonymous),
-    }
 }
 
 /// Verdict of an activity not evaluated yet.
@@ -362,18 +344,32 @@ pub async fn activities_of_leads<C: ConnectionTrait>(
     Ok(by_lead)
 }
 
-/// Writes the verdict columns of an activity.
-pub async fn update_activity<C: ConnectionTrait>(db: &C, row: &scored_activity::Model) -> Result<(), DbErr> {
-    scored_activity::Entity::update_many()
-        .col_expr(scored_activity::Column::RuleId, Expr::value(row.rule_id.clone()))
-        .col_expr(scored_activity::Column::BasePoints, Expr::value(row.base_points))
-        .col_expr(scored_activity::Column::CreditedPoints, Expr::value(row.credited_points))
-        .col_expr(scored_activity::Column::Verdict, Expr::value(row.verdict.clone()))
-        .col_expr(scored_activity::Column::Detail, Expr::value(row.detail.clone()))
-        .filter(scored_activity::Column::ActivityId.eq(row.activity_id))
-        .exec(db)
-        .await?;
-    Ok(())
+/// Writes activity rows as they are: inserts the new ones and writes the verdict columns of
+/// stored ones, several rows per statement.
+pub async fn write_activities<C: ConnectionTrait>(db: &C, rows: Vec<scored_activity::Model>) -> Result<(), DbErr> {
+    use scored_activity::Column;
+    let on_conflict = OnConflict::column(Column::ActivityId)
+        .update_columns([Column::RuleId, Column::BasePoints, Column::CreditedPoints, Column::Verdict, Column::Detail])
+        .to_owned();
+    let rows = rows.into_iter().map(scored_activity::ActiveModel::from);
+    leadflow_kit::db::upsert_rows(db, rows, on_conflict).await
+}
+
+/// Returns a received activity as a row pending evaluation.
+pub fn pending_activity(lead_id: Uuid, fact: &ActivityFact) -> scored_activity::Model {
+    scored_activity::Model {
+        activity_id: fact.activity_id,
+        lead_id,
+        activity_type: fact.activity_type.clone(),
+        occurred_at: fact.occurred_at,
+        properties: map_to_json(&fact.properties),
+        rule_id: None,
+        base_points: 0,
+        credited_points: 0,
+        verdict: PENDING.to_owned(),
+        detail: String::new(),
+        anonymous: fact.anonymous,
+    }
 }
 
 /// Converts a stored activity to the engine's form.

@@ -1,0 +1,183 @@
+//! The state of a batch being applied: the scores it read, and every row it changed, kept in
+//! memory and written by [`Batch::flush`] with a fixed number of statements, whatever the
+//! number of events.
+//!
+//! Until a flush, the batch is the only writer of the rows it holds: its scores are locked on
+//! PostgreSQL, and SQLite has one writer. A step that writes without the batch (a merge, an
+//! erasure) runs after a flush and is followed by [`Batch::forget`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use leadflow_kit::outbox::{self, entity::outbox::ActiveModel as OutboxRow};
+use leadflow_proto::events::scoring_event;
+use sea_orm::{ConnectionTrait, DbErr};
+use uuid::Uuid;
+
+use super::event_row;
+use super::settle::{Cause, settle_loaded};
+use crate::domain::{ActivityFact, Model};
+use crate::store::{self, lead_score, ledger_entry, scored_activity};
+
+/// Rows written by settling, kept for one flush.
+#[derive(Default)]
+pub(crate) struct Writes {
+    /// Activity rows as they are to be stored, new or changed, by activity id.
+    pub activities: BTreeMap<Uuid, scored_activity::Model>,
+    /// Outbox rows, in the order of delivery.
+    pub events: Vec<OutboxRow>,
+    /// Ledger entries, in the order they were made.
+    pub ledger: Vec<ledger_entry::Model>,
+}
+
+impl Writes {
+    /// Adds a scoring event for the qualification service.
+    pub fn enqueue(&mut self, lead_id: Uuid, traceparent: &str, kind: scoring_event::Kind) {
+        self.events.push(event_row(lead_id, traceparent, kind));
+    }
+}
+
+/// Scores and changes of one batch; see the module documentation.
+#[derive(Default)]
+pub(crate) struct Batch {
+    /// Scores read or created, as they are now.
+    scores: HashMap<Uuid, lead_score::Model>,
+    /// Leads read and found without a score.
+    absent: HashSet<Uuid>,
+    /// Scores to insert.
+    created: BTreeSet<Uuid>,
+    /// Stored scores to write back.
+    changed: BTreeSet<Uuid>,
+    /// Events to record in the inbox.
+    inbox: Vec<Uuid>,
+    writes: Writes,
+}
+
+impl Batch {
+    /// Reads the scores of `lead_ids` with one query (locked on PostgreSQL).
+    pub async fn load<C: ConnectionTrait>(&mut self, db: &C, lead_ids: Vec<Uuid>) -> Result<(), DbErr> {
+        let loaded = store::find_scores_for_update(db, lead_ids.clone()).await?;
+        self.absent.extend(lead_ids.into_iter().filter(|id| !loaded.contains_key(id)));
+        self.scores.extend(loaded);
+        Ok(())
+    }
+
+    /// Returns the lead's score for a change, creating it when the lead has none yet. A new
+    /// lead is announced to the qualification service with a `LeadAttributed` event.
+    pub async fn ensure<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        model: &Model,
+        lead_id: Uuid,
+        lead_create_time: DateTime<Utc>,
+        now: DateTime<Utc>,
+        traceparent: &str,
+    ) -> Result<&mut lead_score::Model, DbErr> {
+        if !self.scores.contains_key(&lead_id) {
+            let stored = if self.absent.remove(&lead_id) { None } else { store::find_score_for_update(db, lead_id).await? };
+            let score = match stored {
+                Some(score) => score,
+                None => {
+                    self.writes.enqueue(lead_id, traceparent, super::lead_announced(lead_create_time));
+                    self.created.insert(lead_id);
+                    super::settle::new_score(lead_id, lead_create_time, model, now)
+                }
+            };
+            self.scores.insert(lead_id, score);
+        }
+        self.changed.insert(lead_id);
+        self.scores.get_mut(&lead_id).ok_or_else(|| DbErr::Custom(format!("score of lead {lead_id} was not kept")))
+    }
+
+    /// Adds a scoring event for the qualification service.
+    pub fn enqueue(&mut self, lead_id: Uuid, traceparent: &str, kind: scoring_event::Kind) {
+        self.writes.enqueue(lead_id, traceparent, kind);
+    }
+
+    /// Records an applied event in the inbox.
+    pub fn record(&mut self, event_id: Uuid) {
+        self.inbox.push(event_id);
+    }
+
+    /// Keeps a received activity of `lead_id` as pending evaluation.
+    pub fn receive(&mut self, lead_id: Uuid, fact: &ActivityFact) {
+        self.writes.activities.insert(fact.activity_id, store::pending_activity(lead_id, fact));
+    }
+
+    /// Settles `leads` at `now` with their traceparents, reading the scores not read yet,
+    /// the erasures and the stored activities with one query each. Activities held by the
+    /// batch count as they are held. Leads without a score, merged leads and erased leads are
+    /// skipped.
+    pub async fn settle<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        model: &Model,
+        leads: &[(Uuid, String)],
+        now: DateTime<Utc>,
+        cause: Cause,
+    ) -> Result<(), DbErr> {
+        let lead_ids: Vec<Uuid> = leads.iter().map(|(lead_id, _)| *lead_id).collect();
+        let unread: Vec<Uuid> =
+            lead_ids.iter().filter(|id| !self.scores.contains_key(id) && !self.absent.contains(id)).copied().collect();
+        if !unread.is_empty() {
+            self.load(db, unread).await?;
+        }
+        let erased = crate::erasure::erased_among(db, lead_ids.clone()).await?;
+        let mut stored = store::activities_of_leads(db, lead_ids).await?;
+        let mut held: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
+        for row in self.writes.activities.values() {
+            held.entry(row.lead_id).or_default().push(row.clone());
+        }
+
+        for (lead_id, traceparent) in leads {
+            let Some(score) = self.scores.get_mut(lead_id) else {
+                continue;
+            };
+            if score.merged_into.is_some() || erased.contains(lead_id) {
+                continue;
+            }
+            let rows = overlay(stored.remove(lead_id).unwrap_or_default(), held.remove(lead_id).unwrap_or_default());
+            settle_loaded(model, score, rows, now, cause, traceparent, &mut self.writes);
+            self.changed.insert(*lead_id);
+        }
+        Ok(())
+    }
+
+    /// Writes everything the batch holds: inbox rows, new and changed scores, activities,
+    /// outbox rows and ledger entries, one statement each (more only past
+    /// `leadflow_kit::db::MAX_ROWS_PER_INSERT` rows). The scores read stay known.
+    pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
+        outbox::inbox::record_many(db, std::mem::take(&mut self.inbox), "activity").await?;
+
+        let created = std::mem::take(&mut self.created);
+        let changed = std::mem::take(&mut self.changed);
+        let new_scores = created.iter().filter_map(|id| self.scores.get(id)).collect();
+        store::insert_scores(db, new_scores).await?;
+        let stored_scores = changed.difference(&created).filter_map(|id| self.scores.get(id)).collect();
+        store::update_scores(db, stored_scores).await?;
+
+        let writes = std::mem::take(&mut self.writes);
+        store::write_activities(db, writes.activities.into_values().collect()).await?;
+        outbox::enqueue_rows(db, writes.events).await?;
+        store::insert_ledger_entries(db, writes.ledger).await
+    }
+
+    /// Drops the scores read, after a step that wrote scores without the batch. Call after
+    /// [`Batch::flush`].
+    pub fn forget(&mut self) {
+        self.scores.clear();
+        self.absent.clear();
+    }
+}
+
+/// Returns a lead's stored activities with the held ones in place of their stored versions,
+/// oldest first.
+fn overlay(stored: Vec<scored_activity::Model>, held: Vec<scored_activity::Model>) -> Vec<scored_activity::Model> {
+    if held.is_empty() {
+        return stored;
+    }
+    let held_ids: HashSet<Uuid> = held.iter().map(|row| row.activity_id).collect();
+    let mut rows: Vec<_> = stored.into_iter().filter(|row| !held_ids.contains(&row.activity_id)).chain(held).collect();
+    rows.sort_by(|a, b| (a.occurred_at, a.activity_id).cmp(&(b.occurred_at, b.activity_id)));
+    rows
+}
