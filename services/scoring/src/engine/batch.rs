@@ -37,7 +37,7 @@ impl Writes {
     }
 }
 
-/// Scores and changes of one batch; see the module documentation.
+/// The scores and changes of one batch, as the module documentation describes.
 #[derive(Default)]
 pub(crate) struct Batch {
     /// Scores read or created, as they are now.
@@ -105,9 +105,9 @@ impl Batch {
     }
 
     /// Settles `leads` at `now` with their traceparents, reading the scores not read yet,
-    /// the erasures and the stored activities with one query each. Activities held by the
-    /// batch count as they are held. Leads without a score, merged leads and erased leads are
-    /// skipped.
+    /// the erasures and the stored activities with one query each. An activity that the batch
+    /// has not written yet counts as the batch has it. Leads without a score, merged leads and
+    /// erased leads are skipped.
     pub async fn settle<C: ConnectionTrait>(
         &mut self,
         db: &C,
@@ -124,9 +124,9 @@ impl Batch {
         }
         let erased = crate::erasure::erased_among(db, lead_ids.clone()).await?;
         let mut stored = store::activities_of_leads(db, lead_ids).await?;
-        let mut held: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
+        let mut unwritten: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
         for row in self.writes.activities.values() {
-            held.entry(row.lead_id).or_default().push(row.clone());
+            unwritten.entry(row.lead_id).or_default().push(row.clone());
         }
 
         for (lead_id, traceparent) in leads {
@@ -136,7 +136,7 @@ impl Batch {
             if score.merged_into.is_some() || erased.contains(lead_id) {
                 continue;
             }
-            let rows = overlay(stored.remove(lead_id).unwrap_or_default(), held.remove(lead_id).unwrap_or_default());
+            let rows = overlay(stored.remove(lead_id).unwrap_or_default(), unwritten.remove(lead_id).unwrap_or_default());
             settle_loaded(model, score, rows, now, cause, traceparent, &mut self.writes);
             self.changed.insert(*lead_id);
         }
@@ -170,14 +170,14 @@ impl Batch {
     }
 }
 
-/// Returns a lead's stored activities with the held ones in place of their stored versions,
-/// oldest first.
-fn overlay(stored: Vec<scored_activity::Model>, held: Vec<scored_activity::Model>) -> Vec<scored_activity::Model> {
-    if held.is_empty() {
+/// Returns a lead's stored activities, with the batch's unwritten versions in place of stored
+/// ones, oldest first.
+fn overlay(stored: Vec<scored_activity::Model>, unwritten: Vec<scored_activity::Model>) -> Vec<scored_activity::Model> {
+    if unwritten.is_empty() {
         return stored;
     }
-    let held_ids: HashSet<Uuid> = held.iter().map(|row| row.activity_id).collect();
-    let mut rows: Vec<_> = stored.into_iter().filter(|row| !held_ids.contains(&row.activity_id)).chain(held).collect();
+    let unwritten_ids: HashSet<Uuid> = unwritten.iter().map(|row| row.activity_id).collect();
+    let mut rows: Vec<_> = stored.into_iter().filter(|row| !unwritten_ids.contains(&row.activity_id)).chain(unwritten).collect();
     rows.sort_by(|a, b| (a.occurred_at, a.activity_id).cmp(&(b.occurred_at, b.activity_id)));
     rows
 }
