@@ -279,6 +279,56 @@ async fn negative_points_and_floor() {
     }
 }
 
+fn merge(survivor: Uuid, merged: Uuid, at: DateTime<Utc>) -> ActivityEvent {
+    ActivityEvent {
+        event_id: Uuid::now_v7().to_string(),
+        lead_id: survivor.to_string(),
+        create_time: Some(leadflow_kit::time::to_timestamp(at)),
+        traceparent: String::new(),
+        kind: Some(activity_event::Kind::LeadsMerged(leadflow_proto::events::LeadsMerged {
+            merge_id: Uuid::now_v7().to_string(),
+            merged_lead_id: merged.to_string(),
+            merge_time: Some(leadflow_kit::time::to_timestamp(at)),
+            activity_ids: Vec::new(),
+        })),
+    }
+}
+
+#[tokio::test]
+async fn ignored_merge_settles_survivor() {
+    for database in databases("ignored_merge").await {
+        let model = api::ScoringModel {
+            rules: vec![no_decay(rule("demo", ActivityType::DemoRequest, 30))],
+            mql_threshold: 50,
+            ..api::ScoringModel::default()
+        };
+        let engine = Engine::start(database, model).await;
+        let (first, merged, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+
+        let events = vec![
+            activity(first, ActivityType::DemoRequest, day(0), &[]),
+            activity(merged, ActivityType::DemoRequest, day(0), &[]),
+            merge(first, merged, day(0)),
+        ];
+        engine.apply(events, day(0)).await;
+        assert_eq!(engine.score(first).await, 60, "the merge moves the merged lead's points");
+
+        // The merged lead is merged already, so this merge changes nothing, but the
+        // survivor's activity of the same batch still counts.
+        let events = vec![activity(other, ActivityType::DemoRequest, day(1), &[]), merge(other, merged, day(1))];
+        engine.apply(events, day(1)).await;
+        assert_eq!(engine.score(other).await, 30, "the survivor's activity is scored");
+        assert_eq!(engine.score(first).await, 60, "the first survivor keeps its points");
+        let pending = store::lead_activities(&engine.db, other).await.expect("activities");
+        assert!(pending.iter().all(|row| row.verdict != store::PENDING), "no activity is left pending");
+
+        for lead in [first, merged, other] {
+            engine.assert_score_is_ledger_sum(lead).await;
+        }
+        engine.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn one_mql_per_upward_crossing() {
     for database in databases("crossing").await {

@@ -218,8 +218,9 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                 continue;
             }
             activity_event::Kind::LeadsMerged(merged) => {
-                // The survivor is settled by the merge itself, with activities of this batch.
-                touched.retain(|(id, _)| *id != lead_id);
+                // The merge settles the survivor with the activities of this batch. The survivor
+                // stays among the touched leads, so those activities are also settled when the
+                // merge is ignored; settling again at the same instant changes nothing.
                 batch.flush(db).await?;
                 crate::identity::apply_leads_merged(db, model, lead_id, merged, index, now, &event.traceparent).await?;
                 batch.forget();
