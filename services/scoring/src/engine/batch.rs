@@ -50,6 +50,9 @@ pub(crate) struct Batch {
     changed: BTreeSet<Uuid>,
     /// Events to record in the inbox.
     inbox: Vec<Uuid>,
+    /// Activities received in this batch, inserted at the flush; other activity rows are
+    /// stored ones whose verdict changed.
+    received: HashSet<Uuid>,
     writes: Writes,
 }
 
@@ -101,6 +104,7 @@ impl Batch {
 
     /// Keeps a received activity of `lead_id` as pending evaluation.
     pub fn receive(&mut self, lead_id: Uuid, fact: &ActivityFact) {
+        self.received.insert(fact.activity_id);
         self.writes.activities.insert(fact.activity_id, store::pending_activity(lead_id, fact));
     }
 
@@ -129,7 +133,12 @@ impl Batch {
             unwritten.entry(row.lead_id).or_default().push(row.clone());
         }
 
+        let mut settled = HashSet::new();
         for (lead_id, traceparent) in leads {
+            // A second evaluation would find the lead's activities already taken.
+            if !settled.insert(*lead_id) {
+                continue;
+            }
             let Some(score) = self.scores.get_mut(lead_id) else {
                 continue;
             };
@@ -156,8 +165,13 @@ impl Batch {
         let stored_scores = changed.difference(&created).filter_map(|id| self.scores.get(id)).collect();
         store::update_scores(db, stored_scores).await?;
 
+        // A received activity is inserted, so a concurrent delivery of the same activity
+        // fails on its key instead of overwriting the verdict.
         let writes = std::mem::take(&mut self.writes);
-        store::write_activities(db, writes.activities.into_values().collect()).await?;
+        let received = std::mem::take(&mut self.received);
+        let (new_rows, stored_rows) = writes.activities.into_values().partition(|row| received.contains(&row.activity_id));
+        store::insert_activities(db, new_rows).await?;
+        store::update_activities(db, stored_rows).await?;
         outbox::enqueue_rows(db, writes.events).await?;
         store::insert_ledger_entries(db, writes.ledger).await
     }

@@ -344,9 +344,14 @@ pub async fn activities_of_leads<C: ConnectionTrait>(
     Ok(by_lead)
 }
 
-/// Writes activity rows as they are: inserts the new ones and writes the verdict columns of
-/// stored ones, several rows per statement.
-pub async fn write_activities<C: ConnectionTrait>(db: &C, rows: Vec<scored_activity::Model>) -> Result<(), DbErr> {
+/// Inserts activity rows with multi-row inserts. An activity stored before fails the
+/// statement.
+pub async fn insert_activities<C: ConnectionTrait>(db: &C, rows: Vec<scored_activity::Model>) -> Result<(), DbErr> {
+    leadflow_kit::db::insert_rows(db, rows.into_iter().map(scored_activity::ActiveModel::from)).await
+}
+
+/// Writes the verdict columns of stored activity rows, several rows per statement.
+pub async fn update_activities<C: ConnectionTrait>(db: &C, rows: Vec<scored_activity::Model>) -> Result<(), DbErr> {
     use scored_activity::Column;
     let on_conflict = OnConflict::column(Column::ActivityId)
         .update_columns([Column::RuleId, Column::BasePoints, Column::CreditedPoints, Column::Verdict, Column::Detail])
