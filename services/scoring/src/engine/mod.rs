@@ -87,7 +87,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     outbox::enqueue_rows(db, vec![event_row(lead_id, traceparent, kind)]).await
 }
 
-/// The event that announces a lead seen for the first time, for the funnel.
+/// Builds the event that announces a lead seen for the first time, for the funnel.
 pub(crate) fn lead_announced(lead_create_time: DateTime<Utc>) -> scoring_event::Kind {
     scoring_event::Kind::LeadAttributed(LeadAttributed {
         source: String::new(),
@@ -220,7 +220,7 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
             activity_event::Kind::LeadsMerged(merged) => {
                 // The merge settles the survivor with the activities of this batch. The survivor
                 // stays among the touched leads, so those activities are also settled when the
-                // merge is ignored; settling again at the same instant changes nothing.
+                // merge is ignored. Settling it again at the same instant changes nothing.
                 batch.flush(db).await?;
                 crate::identity::apply_leads_merged(db, model, lead_id, merged, index, now, &event.traceparent).await?;
                 batch.forget();
