@@ -1,6 +1,7 @@
-//! A backlog of activity events reaches scoring in large deliveries: every lead of a delivery
-//! gets the score its activities give, its ledger adds up to that score, every activity gets a
-//! verdict, and a merge inside the backlog moves the merged lead's points to the survivor.
+//! A backlog of activity events reaches scoring in large deliveries. Every lead of a delivery
+//! gets the score its activities give, and its ledger adds up to that score. Every activity
+//! gets a verdict, and a merge inside the backlog moves the merged lead's points to the
+//! survivor.
 
 use leadflow_proto::activity::{LeadKey, MergeLeadsRequest, TrackActivityRequest, UpsertLeadRequest, lead_key};
 use leadflow_proto::qualification::ListQueueRequest;
@@ -46,7 +47,7 @@ async fn backlog_is_scored(mut suite: Suite) -> Suite {
         }
         lead_ids.push(lead_id);
     }
-    // Leads 1 and 5 have 42 points each; together they pass the threshold.
+    // Leads 1 and 5 have 42 points each, so together they pass the threshold.
     let request = MergeLeadsRequest { survivor: by_id(&lead_ids[5]), merged: by_id(&lead_ids[1]), ..MergeLeadsRequest::default() };
     suite.activity.merge_leads(request).await.expect("merged");
 
@@ -96,6 +97,6 @@ async fn backlog_is_scored(mut suite: Suite) -> Suite {
 }
 
 #[tokio::test]
-async fn backlog_delivered_in_large_batches_is_scored() {
+async fn large_backlog_is_scored() {
     on_every_backend(backlog_is_scored).await;
 }

@@ -205,17 +205,12 @@ where
     <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
     C: sea_orm::ConnectionTrait,
 {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(MAX_ROWS_PER_INSERT).collect();
-        <A::Entity as sea_orm::EntityTrait>::insert_many(chunk).exec_without_returning(db).await?;
-    }
-    Ok(())
+    insert_in_chunks(db, rows, None).await
 }
 
 /// Inserts `rows` as [`insert_rows`] does, and where a row's key is taken, updates the columns
-/// that `on_conflict` names instead. No two rows may share a key: PostgreSQL refuses to update
-/// one row twice in a statement.
+/// that `on_conflict` names instead. No two rows may share a key, because PostgreSQL rejects a
+/// statement that updates one row twice.
 pub async fn upsert_rows<A, C>(
     db: &C,
     rows: impl IntoIterator<Item = A>,
@@ -226,13 +221,27 @@ where
     <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
     C: sea_orm::ConnectionTrait,
 {
+    insert_in_chunks(db, rows, Some(on_conflict)).await
+}
+
+async fn insert_in_chunks<A, C>(
+    db: &C,
+    rows: impl IntoIterator<Item = A>,
+    on_conflict: Option<sea_orm::sea_query::OnConflict>,
+) -> Result<(), sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+    C: sea_orm::ConnectionTrait,
+{
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(MAX_ROWS_PER_INSERT).collect();
-        <A::Entity as sea_orm::EntityTrait>::insert_many(chunk)
-            .on_conflict(on_conflict.clone())
-            .exec_without_returning(db)
-            .await?;
+        let mut insert = <A::Entity as sea_orm::EntityTrait>::insert_many(chunk);
+        if let Some(on_conflict) = &on_conflict {
+            insert = insert.on_conflict(on_conflict.clone());
+        }
+        insert.exec_without_returning(db).await?;
     }
     Ok(())
 }

@@ -50,8 +50,8 @@ pub(crate) struct Batch {
     changed: BTreeSet<Uuid>,
     /// Events to record in the inbox.
     inbox: Vec<Uuid>,
-    /// Activities received in this batch, inserted at the flush; other activity rows are
-    /// stored ones whose verdict changed.
+    /// Activities received in this batch, which the flush inserts. The other activity rows
+    /// are stored ones whose verdict changed.
     received: HashSet<Uuid>,
     writes: Writes,
 }
@@ -152,8 +152,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Writes everything the batch holds: inbox rows, new and changed scores, activities,
-    /// outbox rows and ledger entries, one statement each (more only past
+    /// Writes everything the batch holds: inbox rows, new and changed scores, new activities,
+    /// changed verdicts, outbox rows and ledger entries, one statement each (more only past
     /// `leadflow_kit::db::MAX_ROWS_PER_INSERT` rows). The scores read stay known.
     pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
         outbox::inbox::record_many(db, std::mem::take(&mut self.inbox), "activity").await?;
