@@ -300,6 +300,78 @@ async fn two_relays_never_share_a_row() {
     database.drop_database().await;
 }
 
+/// A sink that, on its first call, takes a SHARE lock on the outbox table in a transaction of
+/// its own before it acknowledges. The lock lets the relay lock rows for the next batch but
+/// blocks its DELETE of the acknowledged one until the test releases it.
+struct DeleteBlockingSink {
+    db: DatabaseConnection,
+    lock: tokio::sync::Mutex<Option<sea_orm::DatabaseTransaction>>,
+    taken: std::sync::atomic::AtomicBool,
+    shared: Arc<CountingSink>,
+}
+
+#[async_trait::async_trait]
+impl EventSink for DeleteBlockingSink {
+    async fn deliver(&self, payloads: Vec<Vec<u8>>, timeout: Duration) -> Result<(), Status> {
+        self.shared.deliver(payloads, timeout).await?;
+        if !self.taken.swap(true, Ordering::SeqCst) {
+            use sea_orm::{ConnectionTrait, TransactionTrait};
+            let txn = self.db.begin().await.expect("lock transaction");
+            txn.execute_unprepared("LOCK TABLE outbox IN SHARE MODE").await.expect("share lock");
+            *self.lock.lock().await = Some(txn);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn next_batch_during_pending_delete() {
+    let server = match std::env::var(testing::DATABASE_URL_VAR) {
+        Ok(server) if !server.is_empty() => server,
+        _ => {
+            eprintln!("{} is not set; skipping, because only PostgreSQL deletes in the background", testing::DATABASE_URL_VAR);
+            return;
+        }
+    };
+    let database = TestDatabase::postgres(&server, "relay_pipeline").await;
+    let db = outbox_database(&database).await;
+    let ids = enqueue_events(&db, 30).await;
+
+    let lock_db = leadflow_kit::db::connect(&database.url).await.expect("lock pool");
+    let counting = CountingSink::new(SinkMode::Accept, HashSet::new(), Duration::ZERO);
+    let sink = Arc::new(DeleteBlockingSink {
+        db: lock_db,
+        lock: tokio::sync::Mutex::new(None),
+        taken: std::sync::atomic::AtomicBool::new(false),
+        shared: counting.clone(),
+    });
+    let waker = OutboxWaker::new();
+    let (stop, task) = spawn_relay(&db, sink.clone(), &waker, 10);
+    waker.wake();
+
+    // The first delete waits for the lock, yet the second batch goes out meanwhile.
+    eventually("the second batch while the first delete waits", || {
+        let delivered = counting.delivered().len();
+        async move { (delivered >= 20).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(counting.delivered().len(), 20, "a third batch waits until the first delete commits");
+    assert_eq!(pending_rows(&db).await.len(), 30, "no delete has committed under the lock");
+
+    let lock = sink.lock.lock().await.take().expect("the first call took the lock");
+    lock.rollback().await.expect("release the lock");
+    eventually("the relay to drain the outbox", || {
+        let db = db.clone();
+        async move { pending_rows(&db).await.is_empty().then_some(()) }
+    })
+    .await;
+    stop_relay(stop, task).await;
+
+    assert_eq!(counting.delivered(), ids, "each row delivered once, in order");
+    database.drop_database().await;
+}
+
 fn by_id(lead_id: &str) -> Option<LeadKey> {
     Some(LeadKey { key: Some(lead_key::Key::LeadId(lead_id.to_owned())) })
 }

@@ -11,6 +11,11 @@
 //! On PostgreSQL the batch is locked with `FOR UPDATE SKIP LOCKED` for the time of the call,
 //! so several replicas can relay from one database without sending a row twice at once. On
 //! SQLite one process owns the file, so no lock is taken.
+//!
+//! On PostgreSQL the delete of an acknowledged batch commits in the background while the next
+//! batch is read and sent. Its rows stay locked until that commit, so the next read skips
+//! them. At most one such commit is pending. If it fails, the rows are sent again, and the
+//! consumer's inbox ignores them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +73,8 @@ pub struct Relay {
     sink: Arc<dyn EventSink>,
     wake: watch::Receiver<u64>,
     config: RelayConfig,
+    /// The delete of the last acknowledged batch, still committing (PostgreSQL only).
+    closing: Option<tokio::task::JoinHandle<Result<(), DbErr>>>,
 }
 
 enum BatchError {
@@ -88,7 +95,7 @@ impl Relay {
         wake: watch::Receiver<u64>,
         config: RelayConfig,
     ) -> Self {
-        Self { db, destination: destination.to_owned(), sink, wake, config }
+        Self { db, destination: destination.to_owned(), sink, wake, config, closing: None }
     }
 
     /// Returns the service that receives the events, for example `scoring`.
@@ -113,6 +120,12 @@ impl Relay {
                 Ok(0) => {
                     failures = 0;
                     single_rows = false;
+                    // The read skipped the rows of a delete still committing. Once it ends they
+                    // are gone, or pending again if it failed, so the relay reads once more.
+                    if self.closing.is_some() {
+                        self.await_closing().await;
+                        continue;
+                    }
                     self.wait_for_work(&mut shutdown).await;
                 }
                 Ok(_) => {
@@ -150,7 +163,24 @@ impl Relay {
             }
         }
 
+        self.await_closing().await;
         tracing::info!(destination = %self.destination, "outbox relay stopped");
+    }
+
+    /// Waits for the pending delete of the last acknowledged batch, if any. A failed delete
+    /// only means those rows are sent again.
+    async fn await_closing(&mut self) {
+        let Some(closing) = self.closing.take() else { return };
+        let error = match closing.await {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        tracing::warn!(
+            destination = %self.destination,
+            error = %error,
+            "deleting a delivered outbox batch failed; its rows will be sent again"
+        );
     }
 
     async fn wait_for_work(&mut self, shutdown: &mut watch::Receiver<bool>) {
@@ -172,7 +202,7 @@ impl Relay {
     }
 
     /// Delivers one batch; returns how many rows were delivered or parked.
-    async fn relay_batch(&self, batch_size: u64) -> Result<usize, BatchError> {
+    async fn relay_batch(&mut self, batch_size: u64) -> Result<usize, BatchError> {
         let txn = self.db.begin().await.map_err(BatchError::Database)?;
 
         let mut query = outbox::Entity::find()
@@ -212,7 +242,16 @@ impl Relay {
 
         match outcome {
             Ok(()) => {
-                self.finish(txn, Finish::Delete(seqs)).await?;
+                match txn {
+                    Some(txn) => {
+                        self.await_closing().await;
+                        self.closing = Some(tokio::spawn(async move {
+                            Finish::Delete(seqs).apply(&txn).await?;
+                            txn.commit().await
+                        }));
+                    }
+                    None => self.finish(None, Finish::Delete(seqs)).await?,
+                }
                 tracing::debug!(destination = %self.destination, rows = rows.len(), "outbox batch delivered");
                 Ok(rows.len())
             }
