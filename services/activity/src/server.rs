@@ -86,6 +86,7 @@ pub async fn run_with_faults(
         db,
         relays: vec![relay],
         shutdown_timeout: config.shutdown_timeout(),
+        maintenance_interval: config.maintenance_interval(),
         jobs: Vec::new(),
         security,
         telemetry: ServiceTelemetry::new("leadflow-activity", config.telemetry.clone()),

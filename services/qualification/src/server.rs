@@ -95,6 +95,7 @@ pub async fn run(
         db,
         relays,
         shutdown_timeout: config.shutdown_timeout(),
+        maintenance_interval: config.maintenance_interval(),
         jobs: vec![Box::new(move |stopped| Box::pin(crate::sla::run(sla_db, sla_interval, stopped)))],
         security,
         telemetry: ServiceTelemetry::new("leadflow-qualification", config.telemetry.clone()).with_counter(SQLS_CREATED),

@@ -87,6 +87,7 @@ pub async fn run(
         db,
         relays: vec![relay],
         shutdown_timeout: config.shutdown_timeout(),
+        maintenance_interval: config.maintenance_interval(),
         jobs: vec![Box::new(move |stopped| Box::pin(jobs::run(jobs_db, jobs_waker, interval, stopped)))],
         security,
         telemetry: ServiceTelemetry::new("leadflow-scoring", config.telemetry.clone()).with_counter(MQLS_CREATED),

@@ -38,6 +38,9 @@ pub struct ServiceConfig {
     pub log_format: String,
     /// Milliseconds between runs of a service's background jobs (decay and rescoring).
     pub job_interval_ms: u64,
+    /// Milliseconds between checks of the service's tables for `ANALYZE` and `VACUUM`; 0 turns
+    /// the checks off.
+    pub maintenance_interval_ms: u64,
     /// Outbox relay settings.
     pub relay: RelaySettings,
     /// Traces over OTLP and the admin port with `/metrics` (`[telemetry]`); off by default.
@@ -113,6 +116,7 @@ impl Default for ServiceConfig {
             shutdown_timeout_secs: 20,
             log_format: "text".to_owned(),
             job_interval_ms: 1000,
+            maintenance_interval_ms: 10_000,
             relay: RelaySettings::default(),
             telemetry: TelemetrySettings::default(),
             auth: AuthSettings::default(),
@@ -145,6 +149,11 @@ impl ServiceConfig {
     /// Returns the interval of background jobs.
     pub fn job_interval(&self) -> Duration {
         Duration::from_millis(self.job_interval_ms.max(10))
+    }
+
+    /// Returns the interval of table maintenance, or `None` when it is off.
+    pub fn maintenance_interval(&self) -> Option<Duration> {
+        (self.maintenance_interval_ms > 0).then(|| Duration::from_millis(self.maintenance_interval_ms))
     }
 
     /// Returns the shutdown deadline.

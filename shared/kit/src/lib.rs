@@ -29,6 +29,7 @@ pub mod faults;
 pub mod group_commit;
 pub mod idempotency;
 pub mod limits;
+pub mod maintenance;
 pub mod metrics;
 pub mod outbox;
 pub mod paging;

@@ -319,6 +319,8 @@ pub struct ServiceParts {
     /// Background jobs started after migration; each gets a receiver that turns true at
     /// shutdown and should return soon after.
     pub jobs: Vec<Job>,
+    /// Interval of the table maintenance task (see [`crate::maintenance`]); `None` turns it off.
+    pub maintenance_interval: Option<Duration>,
     /// Authentication, access table, limits and TLS of the port.
     pub security: ServerSecurity,
     /// Service name, tracing and metrics settings, and the service's own counters.
@@ -389,8 +391,12 @@ pub async fn run_service_with<M: sea_orm_migration::MigratorTrait>(
         .map(|relay| tokio::spawn(telemetry.scope(relay.run(relay_stopped.clone()))))
         .collect();
 
-    let jobs: Vec<_> =
+    let mut jobs: Vec<_> =
         parts.jobs.into_iter().map(|job| tokio::spawn(telemetry.scope(job(relay_stopped.clone())))).collect();
+    if let Some(interval) = parts.maintenance_interval {
+        let maintenance = crate::maintenance::run(parts.db.clone(), interval, relay_stopped.clone());
+        jobs.push(tokio::spawn(telemetry.scope(maintenance)));
+    }
 
     let purge_db = parts.db.clone();
     let mut purge_stopped = relay_stopped.clone();
