@@ -17,6 +17,16 @@ async fn execute(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql).await.unwrap_or_else(|error| panic!("{sql}: {error}"));
 }
 
+/// Returns the column `value` of the one row that `sql` returns.
+async fn value<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str) -> T {
+    let row = db
+        .query_one(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .unwrap_or_else(|| panic!("{sql}: no row"));
+    row.try_get("", "value").unwrap_or_else(|error| panic!("{sql}: {error}"))
+}
+
 /// Returns the plan of `sql` as one string: PostgreSQL's `EXPLAIN` lines or SQLite's
 /// `EXPLAIN QUERY PLAN` details.
 async fn plan(db: &DatabaseConnection, sql: &str) -> String {
@@ -75,15 +85,8 @@ async fn grown_table_lookups_use_index() {
             assert!(!pass.vacuumed.contains(&"visit".to_owned()), "a table without dead rows is not vacuumed: {pass:?}");
         } else {
             maintenance::run_once(&db).await.expect("maintenance pass");
-            let stats = db
-                .query_one(Statement::from_string(
-                    db.get_database_backend(),
-                    "SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = 'visit'",
-                ))
-                .await
-                .expect("read sqlite_stat1")
-                .expect("one row");
-            assert!(stats.try_get::<i64>("", "n").expect("count") > 0, "PRAGMA optimize analyzed the grown table");
+            let stats: i64 = value(&db, "SELECT count(*) AS value FROM sqlite_stat1 WHERE tbl = 'visit'").await;
+            assert!(stats > 0, "PRAGMA optimize analyzed the grown table");
         }
 
         let after = plan(&db, &lookup).await;
@@ -95,10 +98,8 @@ async fn grown_table_lookups_use_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_rows_are_vacuumed() {
-    let Some(database) = testing::databases("maintenance_vacuum").await.into_iter().find(|database| database.backend == "postgres") else {
-        eprintln!("{} is not set; skipping, because only PostgreSQL keeps dead rows", testing::DATABASE_URL_VAR);
-        return;
-    };
+    let Some(server) = testing::postgres_server("only PostgreSQL keeps dead rows") else { return };
+    let database = testing::TestDatabase::postgres(&server, "maintenance_vacuum").await;
     let db = leadflow_kit::db::connect(&database.url).await.expect("connect");
     execute(&db, "CREATE TABLE churn (seq BIGINT PRIMARY KEY, payload TEXT NOT NULL) WITH (autovacuum_enabled = false)").await;
     execute(&db, &format!("INSERT INTO churn SELECT n, repeat('x', 100) FROM generate_series(1, {ROWS}) AS n")).await;
@@ -106,15 +107,8 @@ async fn deleted_rows_are_vacuumed() {
 
     pass_until(&db, |pass| pass.vacuumed.iter().any(|table| table == "churn")).await;
 
-    let vacuumed = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT (last_vacuum IS NOT NULL) AS done FROM pg_stat_user_tables WHERE relname = 'churn'",
-        ))
-        .await
-        .expect("read the table's statistics")
-        .expect("one row");
-    assert!(vacuumed.try_get::<bool>("", "done").expect("flag"), "the statistics view records the vacuum");
+    let vacuumed: bool = value(&db, "SELECT (last_vacuum IS NOT NULL) AS value FROM pg_stat_user_tables WHERE relname = 'churn'").await;
+    assert!(vacuumed, "the statistics view records the vacuum");
     let quiet = maintenance::run_once(&db).await.expect("second pass");
     assert!(!quiet.vacuumed.contains(&"churn".to_owned()), "a vacuumed table is left alone: {quiet:?}");
     database.drop_database().await;

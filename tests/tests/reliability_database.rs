@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use leadflow_kit::testing;
 use leadflow_proto::activity::{LeadKey, TrackActivityRequest, UpsertLeadRequest, lead_key};
 use leadflow_proto::types::ActivityType;
 use leadflow_tests::{Backend, Suite, eventually};
@@ -34,13 +35,7 @@ async fn health_status(suite: &Suite) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_outage_fails_fast_and_recovers() {
-    let server = match std::env::var(leadflow_tests::DATABASE_URL_VAR) {
-        Ok(server) if !server.is_empty() => server,
-        _ => {
-            eprintln!("{} is not set; skipping, because the outage is made on PostgreSQL", leadflow_tests::DATABASE_URL_VAR);
-            return;
-        }
-    };
+    let Some(server) = testing::postgres_server("the outage is made on PostgreSQL") else { return };
     let mut suite = Suite::start(Backend::Postgres(server.clone())).await;
     let database = database_name(&suite.database_urls[0]);
 

@@ -256,13 +256,7 @@ async fn rejected_event_parks_only_its_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_relays_never_share_a_row() {
-    let server = match std::env::var(testing::DATABASE_URL_VAR) {
-        Ok(server) if !server.is_empty() => server,
-        _ => {
-            eprintln!("{} is not set; skipping, because only PostgreSQL runs several relays on one database", testing::DATABASE_URL_VAR);
-            return;
-        }
-    };
+    let Some(server) = testing::postgres_server("only PostgreSQL runs several relays on one database") else { return };
     let database = TestDatabase::postgres(&server, "relay_pair").await;
     let db = outbox_database(&database).await;
     let ids = enqueue_events(&db, 600).await;
@@ -326,13 +320,7 @@ impl EventSink for DeleteBlockingSink {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn next_batch_during_pending_delete() {
-    let server = match std::env::var(testing::DATABASE_URL_VAR) {
-        Ok(server) if !server.is_empty() => server,
-        _ => {
-            eprintln!("{} is not set; skipping, because only PostgreSQL deletes in the background", testing::DATABASE_URL_VAR);
-            return;
-        }
-    };
+    let Some(server) = testing::postgres_server("only PostgreSQL deletes in the background") else { return };
     let database = TestDatabase::postgres(&server, "relay_pipeline").await;
     let db = outbox_database(&database).await;
     let ids = enqueue_events(&db, 30).await;

@@ -61,6 +61,18 @@ pub async fn databases(name: &str) -> Vec<TestDatabase> {
     databases
 }
 
+/// Returns the PostgreSQL server URL of a test that only PostgreSQL can run, or prints why
+/// the test is skipped and returns `None` when `LEADFLOW_TEST_DATABASE_URL` is not set.
+pub fn postgres_server(reason: &str) -> Option<String> {
+    match std::env::var(DATABASE_URL_VAR) {
+        Ok(server) if !server.is_empty() => Some(server),
+        _ => {
+            eprintln!("{DATABASE_URL_VAR} is not set; skipping, because {reason}");
+            None
+        }
+    }
+}
+
 /// Replaces the database name of a PostgreSQL URL, keeping its query string.
 pub fn database_url(server: &str, database: &str) -> String {
     let (without_query, query) = match server.split_once('?') {
