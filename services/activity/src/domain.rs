@@ -60,13 +60,16 @@ pub fn is_invisible(c: char) -> bool {
         || ('\u{2060}'..='\u{206F}').contains(&c)
 }
 
-/// Normalises an e-mail address (Unicode NFC, trim, lower-case) and checks its shape: one
+/// Normalises an e-mail address (trim, lower-case, Unicode NFC) and checks its shape: one
 /// `@`, a local part of 1 to 64 characters, a domain with a dot whose labels have 1 to 63
 /// characters, no spaces or invisible characters, at most 254 characters. Provider-specific
 /// forms (dots or `+tags` in Gmail addresses) are kept as written: they may be different
 /// mailboxes at other providers, so merging them is left to an explicit merge.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email: String = raw.trim().nfc().collect::<String>().to_lowercase();
+    // NFC comes last: lower-casing can turn a sequence without a composed form ("T" and a
+    // diaeresis) into one with a composed form ("ẗ"), so the result stays the same when it
+    // is normalised again.
+    let email: String = raw.trim().to_lowercase().nfc().collect();
 
     let invalid = || format!("{raw:?} is not a valid e-mail address; expected local@domain.tld");
     if email.is_empty() || email.chars().count() > MAX_EMAIL_LEN {
@@ -305,6 +308,15 @@ mod tests {
         let composed = normalize_email("\u{0219}tefan@exemplu.ro").unwrap();
         let decomposed = normalize_email("s\u{0326}tefan@exemplu.ro").unwrap();
         assert_eq!(composed, decomposed);
+    }
+
+    #[test]
+    fn email_normalisation_is_idempotent() {
+        // U+0344 decomposes to a diaeresis and an acute accent. "T" with a diaeresis has no
+        // composed form, but "t" with a diaeresis has one (U+1E97).
+        let once = normalize_email("w@cT\u{344}t.ro").unwrap();
+        assert_eq!(once, "w@c\u{1E97}\u{301}t.ro");
+        assert_eq!(normalize_email(&once).unwrap(), once);
     }
 
     #[test]
