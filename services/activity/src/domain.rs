@@ -66,9 +66,9 @@ pub fn is_invisible(c: char) -> bool {
 /// forms (dots or `+tags` in Gmail addresses) are kept as written: they may be different
 /// mailboxes at other providers, so merging them is left to an explicit merge.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    // NFC comes last: lower-casing can turn a sequence without a composed form ("T" and a
-    // diaeresis) into one with a composed form ("ẗ"), so the result stays the same when it
-    // is normalised again.
+    // NFC comes last because lower-casing can turn a sequence without a composed form ("T"
+    // and a diaeresis) into one with a composed form ("ẗ"). The result then stays the same
+    // when it is normalised again.
     let email: String = raw.trim().to_lowercase().nfc().collect();
 
     let invalid = || format!("{raw:?} is not a valid e-mail address; expected local@domain.tld");
