@@ -300,7 +300,7 @@ async fn two_relays_never_share_a_row() {
 struct DeleteBlockingSink {
     db: DatabaseConnection,
     lock: tokio::sync::Mutex<Option<sea_orm::DatabaseTransaction>>,
-    taken: std::sync::atomic::AtomicBool,
+    lock_taken: std::sync::atomic::AtomicBool,
     shared: Arc<CountingSink>,
 }
 
@@ -308,7 +308,7 @@ struct DeleteBlockingSink {
 impl EventSink for DeleteBlockingSink {
     async fn deliver(&self, payloads: Vec<Vec<u8>>, timeout: Duration) -> Result<(), Status> {
         self.shared.deliver(payloads, timeout).await?;
-        if !self.taken.swap(true, Ordering::SeqCst) {
+        if !self.lock_taken.swap(true, Ordering::SeqCst) {
             use sea_orm::{ConnectionTrait, TransactionTrait};
             let txn = self.db.begin().await.expect("lock transaction");
             txn.execute_unprepared("LOCK TABLE outbox IN SHARE MODE").await.expect("share lock");
@@ -330,7 +330,7 @@ async fn next_batch_during_pending_delete() {
     let sink = Arc::new(DeleteBlockingSink {
         db: lock_db,
         lock: tokio::sync::Mutex::new(None),
-        taken: std::sync::atomic::AtomicBool::new(false),
+        lock_taken: std::sync::atomic::AtomicBool::new(false),
         shared: counting.clone(),
     });
     let waker = OutboxWaker::new();

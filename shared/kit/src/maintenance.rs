@@ -1,8 +1,8 @@
 //! Planner statistics and dead rows of a service's own tables.
 //!
 //! The planner picks an index look-up only when it has estimates of how many rows a table
-//! contains and how many distinct values a column has. Until a table that grew from empty is analyzed, a
-//! look-up of 150 leads by `lead_id IN (…)` is estimated to match most of the table and runs
+//! contains and how many distinct values a column has. Until a table that grew from empty is
+//! analyzed, a look-up of 150 leads by `lead_id IN (…)` is estimated to match most of the table and runs
 //! as a full scan. The outbox also churns: each delivered row is deleted, and until a vacuum
 //! removes them the relay's next read walks past every dead row again. PostgreSQL's
 //! autovacuum handles both, but by default it looks at each database once a minute, and it
@@ -10,8 +10,8 @@
 //!
 //! [`run`] therefore checks the statistics counters of the service's tables at a fixed
 //! interval and runs `ANALYZE` or `VACUUM` on a table once enough of its rows changed, with
-//! thresholds close to autovacuum's defaults. Both skip a table that another session holds,
-//! so replicas never wait on each other. Tables the service's role does not own are left to
+//! thresholds close to autovacuum's defaults. Both use `SKIP_LOCKED`, so a replica skips a
+//! table that another replica is analyzing or vacuuming instead of waiting for it. Tables the service's role does not own are left to
 //! their owner. On SQLite, where the planner favours indexes without statistics, it runs
 //! `PRAGMA optimize`, which analyzes only tables whose size changed a lot.
 

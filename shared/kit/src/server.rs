@@ -319,7 +319,7 @@ pub struct ServiceParts {
     /// Background jobs started after migration; each gets a receiver that turns true at
     /// shutdown and should return soon after.
     pub jobs: Vec<Job>,
-    /// Interval of the table maintenance task (see [`crate::maintenance`]); `None` turns it off.
+    /// Interval of the table maintenance task (see [`crate::maintenance`]), or `None` to turn it off.
     pub maintenance_interval: Option<Duration>,
     /// Authentication, access table, limits and TLS of the port.
     pub security: ServerSecurity,

@@ -74,7 +74,7 @@ pub struct Relay {
     wake: watch::Receiver<u64>,
     config: RelayConfig,
     /// The delete of the last acknowledged batch, still committing (PostgreSQL only).
-    closing: Option<tokio::task::JoinHandle<Result<(), DbErr>>>,
+    pending_delete: Option<tokio::task::JoinHandle<Result<(), DbErr>>>,
 }
 
 enum BatchError {
@@ -95,7 +95,7 @@ impl Relay {
         wake: watch::Receiver<u64>,
         config: RelayConfig,
     ) -> Self {
-        Self { db, destination: destination.to_owned(), sink, wake, config, closing: None }
+        Self { db, destination: destination.to_owned(), sink, wake, config, pending_delete: None }
     }
 
     /// Returns the service that receives the events, for example `scoring`.
@@ -122,8 +122,8 @@ impl Relay {
                     single_rows = false;
                     // The read skipped the rows of a delete still committing. Once it ends they
                     // are gone, or pending again if it failed, so the relay reads once more.
-                    if self.closing.is_some() {
-                        self.await_closing().await;
+                    if self.pending_delete.is_some() {
+                        self.await_pending_delete().await;
                         continue;
                     }
                     self.wait_for_work(&mut shutdown).await;
@@ -163,15 +163,15 @@ impl Relay {
             }
         }
 
-        self.await_closing().await;
+        self.await_pending_delete().await;
         tracing::info!(destination = %self.destination, "outbox relay stopped");
     }
 
     /// Waits for the pending delete of the last acknowledged batch, if any. A failed delete
     /// only means those rows are sent again.
-    async fn await_closing(&mut self) {
-        let Some(closing) = self.closing.take() else { return };
-        let error = match closing.await {
+    async fn await_pending_delete(&mut self) {
+        let Some(pending) = self.pending_delete.take() else { return };
+        let error = match pending.await {
             Ok(Ok(())) => return,
             Ok(Err(error)) => error.to_string(),
             Err(error) => error.to_string(),
@@ -244,8 +244,8 @@ impl Relay {
             Ok(()) => {
                 match txn {
                     Some(txn) => {
-                        self.await_closing().await;
-                        self.closing = Some(tokio::spawn(async move {
+                        self.await_pending_delete().await;
+                        self.pending_delete = Some(tokio::spawn(async move {
                             Finish::Delete(seqs).apply(&txn).await?;
                             txn.commit().await
                         }));
