@@ -105,11 +105,41 @@ async fn deleted_rows_are_vacuumed() {
     execute(&db, &format!("INSERT INTO churn SELECT n, repeat('x', 100) FROM generate_series(1, {ROWS}) AS n")).await;
     execute(&db, "DELETE FROM churn WHERE seq > 100").await;
 
+    let size_before: i64 = value(&db, "SELECT pg_relation_size('churn') AS value").await;
+
     pass_until(&db, |pass| pass.vacuumed.iter().any(|table| table == "churn")).await;
 
     let vacuumed: bool = value(&db, "SELECT (last_vacuum IS NOT NULL) AS value FROM pg_stat_user_tables WHERE relname = 'churn'").await;
     assert!(vacuumed, "the statistics view records the vacuum");
+    // The deleted rows filled the table's last pages; a vacuum that truncated them would
+    // have locked out the table's writers.
+    let size_after: i64 = value(&db, "SELECT pg_relation_size('churn') AS value").await;
+    assert_eq!(size_after, size_before, "the vacuum keeps the table's empty pages");
     let quiet = maintenance::run_once(&db).await.expect("second pass");
     assert!(!quiet.vacuumed.contains(&"churn".to_owned()), "a vacuumed table is left alone: {quiet:?}");
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_vacuum_keeps_pages_in_every_service() {
+    use sea_orm_migration::MigratorTrait;
+
+    let Some(server) = testing::postgres_server("vacuum_truncate is a PostgreSQL table option") else { return };
+    let database = testing::TestDatabase::postgres(&server, "maintenance_outbox_pages").await;
+    let db = leadflow_kit::db::connect(&database.url).await.expect("connect");
+    let options = "SELECT coalesce(array_to_string(reloptions, ','), '') AS value FROM pg_class WHERE relname = 'outbox'";
+
+    for service in ["activity", "scoring", "qualification"] {
+        match service {
+            "activity" => leadflow_activity::migration::Migrator::up(&db, None).await,
+            "scoring" => leadflow_scoring::migration::Migrator::up(&db, None).await,
+            _ => leadflow_qualification::migration::Migrator::up(&db, None).await,
+        }
+        .expect("migrate");
+        let reloptions: String = value(&db, options).await;
+        assert!(reloptions.contains("vacuum_truncate=false"), "{service}: outbox options {reloptions:?}");
+        execute(&db, "DROP SCHEMA public CASCADE").await;
+        execute(&db, "CREATE SCHEMA public").await;
+    }
     database.drop_database().await;
 }

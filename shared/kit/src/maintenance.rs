@@ -11,8 +11,10 @@
 //! [`run`] therefore checks the statistics counters of the service's tables at a fixed
 //! interval and runs `ANALYZE` or `VACUUM` on a table once enough of its rows changed, with
 //! thresholds close to autovacuum's defaults. Both use `SKIP_LOCKED`, so a replica skips a
-//! table that another replica is analyzing or vacuuming instead of waiting for it. Tables the service's role does not own are left to
-//! their owner. On SQLite, where the planner favours indexes without statistics, it runs
+//! table that another replica is analyzing or vacuuming instead of waiting for it. A vacuum
+//! keeps the table's empty pages for reuse (`TRUNCATE FALSE`): giving them back would lock
+//! out the table's writers while it checks them. Tables the service's role does not own are
+//! left to their owner. On SQLite, where the planner favours indexes without statistics, it runs
 //! `PRAGMA optimize`, which analyzes only tables whose size changed a lot.
 
 use std::time::Duration;
@@ -93,7 +95,9 @@ pub async fn run_once(db: &DatabaseConnection) -> Result<Pass, DbErr> {
         let vacuum = table.dead > VACUUM_BASE_ROWS + (table.live as f64 * VACUUM_FRACTION) as i64;
         let analyze = table.modified > ANALYZE_BASE_ROWS + (table.live as f64 * ANALYZE_FRACTION) as i64;
         if vacuum {
-            let options = if analyze { "SKIP_LOCKED, ANALYZE" } else { "SKIP_LOCKED" };
+            // Truncating the empty pages at a table's end takes an exclusive lock that stalls
+            // every writer of the table; the outbox and the inbox fill those pages again.
+            let options = if analyze { "SKIP_LOCKED, TRUNCATE FALSE, ANALYZE" } else { "SKIP_LOCKED, TRUNCATE FALSE" };
             db.execute_unprepared(&format!("VACUUM ({options}) {name}")).await?;
             pass.vacuumed.push(table.relname.clone());
         } else if analyze {

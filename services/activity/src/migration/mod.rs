@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_create_leads_and_activities::Migration),
             Box::new(m20261205_000001_identity::Migration),
             Box::new(m20261205_000002_erasure::Migration),
+            Box::new(leadflow_kit::outbox::migration::KeepOutboxPages),
         ]
     }
 }

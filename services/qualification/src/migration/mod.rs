@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000003_add_reps_sla_settings::Migration),
             Box::new(m20261205_000001_identity::Migration),
             Box::new(m20261205_000002_erasure::Migration),
+            Box::new(leadflow_kit::outbox::migration::KeepOutboxPages),
         ]
     }
 }

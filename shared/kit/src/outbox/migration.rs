@@ -116,3 +116,35 @@ impl MigrationTrait for Migration {
         manager.drop_table(Table::drop().table(Outbox::Table).to_owned()).await
     }
 }
+
+/// Keeps the outbox's empty pages through a vacuum on PostgreSQL.
+///
+/// Every delivered row is deleted, so the outbox often ends in empty pages. A vacuum that
+/// truncates them waits for a moment between transactions and then holds an exclusive lock
+/// on the table while it checks the pages, which stalls every insert into the outbox, and
+/// so every write of the service, for that time. The pages fill again with the next events,
+/// so `vacuum_truncate` is turned off for the table; the space is reused, not given back.
+pub struct KeepOutboxPages;
+
+impl MigrationName for KeepOutboxPages {
+    fn name(&self) -> &str {
+        "m20261205_000100_keep_outbox_pages"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for KeepOutboxPages {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            manager.get_connection().execute_unprepared("ALTER TABLE outbox SET (vacuum_truncate = false)").await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            manager.get_connection().execute_unprepared("ALTER TABLE outbox RESET (vacuum_truncate)").await?;
+        }
+        Ok(())
+    }
+}
