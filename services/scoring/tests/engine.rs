@@ -246,6 +246,59 @@ async fn hourly_limit_out_of_order() {
     }
 }
 
+/// Activities that arrive in order, one batch each, are settled from the score and the
+/// counted activities within each limit's reach; the verdicts are those of the whole history.
+#[tokio::test]
+async fn limits_hold_across_batches_in_order() {
+    for database in databases("limits_in_order").await {
+        let model = api::ScoringModel {
+            rules: vec![
+                no_decay(rule("view", ActivityType::PageView, 1)),
+                no_decay(limited(rule("webinar", ActivityType::WebinarRegistration, 10), LimitKind::OncePerLead)),
+                no_decay(limited(rule("guide", ActivityType::ContentDownload, 4), LimitKind::OncePerAsset)),
+                no_decay(BehaviorRule {
+                    limit: Some(FrequencyLimit {
+                        kind: LimitKind::PerWindow as i32,
+                        max_count: 2,
+                        window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
+                    }),
+                    ..rule("form", ActivityType::FormSubmission, 5)
+                }),
+            ],
+            mql_threshold: 1000,
+            ..api::ScoringModel::default()
+        };
+        let engine = Engine::start(database, model).await;
+        let lead = Uuid::now_v7();
+        let guide = |id: &'static str| [("asset_id", id)];
+        let arrivals = [
+            (ActivityType::FormSubmission, at(9, 0), guide("-"), "counted"),
+            (ActivityType::WebinarRegistration, at(9, 5), guide("-"), "counted"),
+            (ActivityType::ContentDownload, at(9, 10), guide("a"), "counted"),
+            (ActivityType::PageView, at(9, 15), guide("-"), "counted"),
+            (ActivityType::FormSubmission, at(9, 20), guide("-"), "counted"),
+            (ActivityType::WebinarRegistration, at(9, 25), guide("-"), "limit_reached"),
+            (ActivityType::ContentDownload, at(9, 30), guide("a"), "limit_reached"),
+            (ActivityType::ContentDownload, at(9, 35), guide("b"), "counted"),
+            (ActivityType::FormSubmission, at(9, 40), guide("-"), "limit_reached"),
+            (ActivityType::FormSubmission, at(10, 1), guide("-"), "counted"),
+            (ActivityType::FormSubmission, at(10, 2), guide("-"), "limit_reached"),
+        ];
+        let mut expected_score = 0;
+        for (kind, occurred_at, properties, verdict) in arrivals {
+            let id = Uuid::now_v7();
+            engine.apply(vec![activity_with_id(lead, id, kind, occurred_at, &properties)], occurred_at + Duration::seconds(1)).await;
+            let entry = engine.ledger(lead).await.into_iter().find(|entry| entry.activity_id == Some(id)).expect("entry");
+            assert_eq!(entry.reason, verdict, "{kind:?} at {occurred_at} on {}", engine.database.backend);
+            expected_score += entry.points;
+        }
+        assert_eq!(engine.score(lead).await, 5 + 10 + 4 + 1 + 5 + 4 + 5);
+        assert_eq!(engine.score(lead).await, expected_score);
+        engine.assert_score_is_ledger_sum(lead).await;
+        engine.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn negative_points_and_floor() {
     for floor in [None, Some(0)] {

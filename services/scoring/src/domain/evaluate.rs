@@ -294,12 +294,85 @@ pub fn evaluate(
     source: &str,
     as_of: DateTime<Utc>,
 ) -> Evaluation {
-    let mut known: Vec<ActivityFact> = activities.iter().filter(|activity| activity.occurred_at <= as_of).cloned().collect();
+    let known = in_order(activities.iter().filter(|activity| activity.occurred_at <= as_of));
+    let awards = award_all(model, &known);
+    complete(model, awards, 0, attributes, source, as_of)
+}
+
+/// How far back a rule's counted activities decide whether a later activity counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitReach {
+    /// The rule's id.
+    pub rule_id: String,
+    /// Seconds before a later activity within which counted activities matter; `None` for
+    /// all of them.
+    pub window_secs: Option<i64>,
+}
+
+/// Returns the rules whose limit depends on earlier counted activities, with how far back.
+/// A rule that counts every activity is left out.
+pub fn limit_reach(model: &Model) -> Vec<LimitReach> {
+    model
+        .rules
+        .iter()
+        .filter_map(|rule| {
+            let window_secs = match rule.limit {
+                Limit::Every => return None,
+                Limit::OncePerLead | Limit::OncePerAsset => None,
+                Limit::PerWindow { window_secs, .. } => Some(window_secs),
+            };
+            Some(LimitReach { rule_id: rule.rule_id.clone(), window_secs })
+        })
+        .collect()
+}
+
+/// Evaluates activities appended to a lead that was evaluated before under the same model,
+/// as [`evaluate`] would evaluate the whole history at `as_of`, without it.
+///
+/// This holds under conditions the caller checks:
+/// - every appended activity is at or before `as_of` and later, in (`occurred_at`, id)
+///   order, than every activity evaluated before;
+/// - no decay step fell between the earlier evaluation and `as_of`, so the earlier
+///   activities are still worth what they were credited, `engagement_before` in all;
+/// - `counted_before` holds the earlier activities counted by the rules of [`limit_reach`],
+///   at least those within each rule's reach of the first appended activity.
+///
+/// The earlier activities then keep their verdicts, since a verdict depends only on the
+/// activities before it. The returned awards and points are those of the appended activities;
+/// `next_decay` is theirs alone.
+pub fn evaluate_appended(
+    model: &Model,
+    counted_before: &[ActivityFact],
+    appended: &[ActivityFact],
+    engagement_before: i64,
+    attributes: &BTreeMap<String, String>,
+    source: &str,
+    as_of: DateTime<Utc>,
+) -> Evaluation {
+    let appended_ids: BTreeSet<Uuid> = appended.iter().map(|activity| activity.activity_id).collect();
+    let known = in_order(counted_before.iter().chain(appended));
+    let awards = award_all(model, &known).into_iter().filter(|award| appended_ids.contains(&award.activity_id)).collect();
+    complete(model, awards, engagement_before, attributes, source, as_of)
+}
+
+/// Returns the activities sorted by (`occurred_at`, id), each once.
+fn in_order<'a>(activities: impl Iterator<Item = &'a ActivityFact>) -> Vec<ActivityFact> {
+    let mut known: Vec<ActivityFact> = activities.cloned().collect();
     known.sort_by(|a, b| (a.occurred_at, a.activity_id).cmp(&(b.occurred_at, b.activity_id)));
     let mut seen = BTreeSet::new();
     known.retain(|activity| seen.insert(activity.activity_id));
+    known
+}
 
-    let awards = award_all(model, &known);
+/// Values `awards` at `as_of` and adds `engagement_before`, the fit and the floor.
+fn complete(
+    model: &Model,
+    awards: Vec<Award>,
+    engagement_before: i64,
+    attributes: &BTreeMap<String, String>,
+    source: &str,
+    as_of: DateTime<Utc>,
+) -> Evaluation {
     let mut points = Vec::with_capacity(awards.len());
     let mut next = None::<DateTime<Utc>>;
     for award in &awards {
@@ -310,7 +383,7 @@ pub fn evaluate(
         }
     }
 
-    let engagement: i64 = points.iter().sum();
+    let engagement: i64 = engagement_before + points.iter().sum::<i64>();
     let (fit, fit_matches) = fit_score(&model.fit_rules, attributes, source);
     let raw = engagement + fit;
     let floor_adjustment = model.floor.map(|floor| (floor - raw).max(0)).unwrap_or(0);

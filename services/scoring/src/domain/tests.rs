@@ -288,3 +288,80 @@ fn excluded_anonymous_activity_scores_zero_and_spends_no_limit() {
     let evaluation = evaluate(&model, &[anonymous, known], &BTreeMap::new(), "", at(10, 0));
     assert_eq!(evaluation.points, [40, 0]);
 }
+
+#[test]
+fn appended_evaluation_matches_whole_history() {
+    use super::evaluate::{evaluate_appended, limit_reach};
+
+    let per_hour = |max_count| {
+        Some(FrequencyLimit {
+            kind: LimitKind::PerWindow as i32,
+            max_count,
+            window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
+        })
+    };
+    let model = valid(api::ScoringModel {
+        rules: vec![
+            rule("view", ActivityType::PageView, 1, None),
+            rule("open", ActivityType::EmailOpen, 2, limit(LimitKind::OncePerAsset)),
+            rule("webinar", ActivityType::WebinarRegistration, 10, limit(LimitKind::OncePerLead)),
+            rule("form", ActivityType::FormSubmission, 5, per_hour(2)),
+            BehaviorRule {
+                decay: Some(Decay { policy: Some(decay::Policy::HalfLife(prost_types::Duration { seconds: 7200, nanos: 0 })) }),
+                ..rule("demo", ActivityType::DemoRequest, 40, None)
+            },
+        ],
+        mql_threshold: 1000,
+        ..api::ScoringModel::default()
+    });
+    let reach = limit_reach(&model);
+    assert_eq!(reach.iter().map(|rule| (rule.rule_id.as_str(), rule.window_secs)).collect::<Vec<_>>(), [
+        ("open", None),
+        ("webinar", None),
+        ("form", Some(3600))
+    ]);
+
+    // A fixed pseudo-random history: kinds, assets and gaps of 0 to 39 minutes.
+    let kinds = ["PAGE_VIEW", "EMAIL_OPEN", "WEBINAR_REGISTRATION", "FORM_SUBMISSION", "DEMO_REQUEST", "EMAIL_CLICK"];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |bound: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % bound
+    };
+    let mut time = at(8, 0);
+    let mut history = Vec::new();
+    for _ in 0..60 {
+        time += Duration::minutes(next(40) as i64);
+        let asset = format!("guide-{}", next(4));
+        history.push(fact(kinds[next(kinds.len() as u64) as usize], time, &[("asset_id", asset.as_str())]));
+    }
+    let as_of = time + Duration::hours(1);
+    let whole = evaluate(&model, &history, &no_profile(), "", as_of);
+
+    for split in [0, 1, 7, 20, 33, 59, 60] {
+        let (before, appended) = history.split_at(split);
+        let earlier = evaluate(&model, before, &no_profile(), "", as_of);
+        // Only the activities within each limit's reach of the first appended one.
+        let from = appended.first().map(|activity| activity.occurred_at).unwrap_or(as_of);
+        let counted_before: Vec<ActivityFact> = before
+            .iter()
+            .zip(&earlier.awards)
+            .filter(|(activity, award)| {
+                award.verdict == Verdict::Counted
+                    && reach.iter().any(|rule| {
+                        Some(&model.rules[award.rule_index.unwrap()].rule_id) == Some(&rule.rule_id)
+                            && rule.window_secs.is_none_or(|secs| activity.occurred_at > from - Duration::seconds(secs))
+                    })
+            })
+            .map(|(activity, _)| activity.clone())
+            .collect();
+
+        let evaluation = evaluate_appended(&model, &counted_before, appended, earlier.engagement, &no_profile(), "", as_of);
+        assert_eq!(evaluation.awards, whole.awards[split..], "awards after {split}");
+        assert_eq!(evaluation.points, whole.points[split..], "points after {split}");
+        assert_eq!(evaluation.total, whole.total, "total after {split}");
+        let next_decay = [earlier.next_decay, evaluation.next_decay].into_iter().flatten().min();
+        assert_eq!(next_decay, whole.next_decay, "next decay after {split}");
+    }
+    assert!(whole.awards.iter().any(|award| matches!(award.verdict, Verdict::LimitReached(_))), "the history reaches limits");
+}

@@ -15,8 +15,8 @@ use sea_orm::{ConnectionTrait, DbErr};
 use uuid::Uuid;
 
 use super::event_row;
-use super::settle::{Cause, settle_loaded};
-use crate::domain::{ActivityFact, Model};
+use super::settle::{Cause, appended_evaluation, can_append, settle_appended, settle_loaded};
+use crate::domain::{self, ActivityFact, Evaluation, Model};
 use crate::store::{self, lead_score, ledger_entry, scored_activity};
 
 /// Rows written by settling, kept for one flush.
@@ -108,10 +108,16 @@ impl Batch {
         self.writes.activities.insert(fact.activity_id, store::pending_activity(lead_id, fact));
     }
 
-    /// Settles `leads` at `now` with their traceparents, reading the scores not read yet,
-    /// the erasures and the stored activities with one query each. An activity that the batch
-    /// has not written yet counts as the batch has it. Leads without a score, merged leads and
-    /// erased leads are skipped.
+    /// Settles `leads` at `now` with their traceparents, reading the scores not read yet and
+    /// the erasures with one query each. An activity that the batch has not written yet counts
+    /// as the batch has it. Leads without a score, merged leads and erased leads are skipped.
+    ///
+    /// A lead whose new activities all follow its stored ones is settled from its score and
+    /// the stored activities its limits look back on ([`can_append`]); one query reads the
+    /// latest stored instant of each lead and whether one is pending, and one the counted
+    /// activities within reach. The
+    /// other leads, and those that become MQLs, are evaluated over every stored activity,
+    /// read with one more query.
     pub async fn settle<C: ConnectionTrait>(
         &mut self,
         db: &C,
@@ -127,29 +133,86 @@ impl Batch {
             self.load(db, unread).await?;
         }
         let erased = crate::erasure::erased_among(db, lead_ids.clone()).await?;
-        let mut stored = store::activities_of_leads(db, lead_ids).await?;
         let mut unwritten: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
         for row in self.writes.activities.values() {
             unwritten.entry(row.lead_id).or_default().push(row.clone());
         }
 
-        let mut settled = HashSet::new();
+        // The leads to settle, each once: a second evaluation would find the lead's
+        // activities already taken.
+        let mut seen = HashSet::new();
+        let mut due: Vec<(Uuid, &str)> = Vec::new();
         for (lead_id, traceparent) in leads {
-            // A second evaluation would find the lead's activities already taken.
-            if !settled.insert(*lead_id) {
-                continue;
+            let Some(score) = self.scores.get(lead_id) else { continue };
+            if seen.insert(*lead_id) && score.merged_into.is_none() && !erased.contains(lead_id) {
+                due.push((*lead_id, traceparent));
             }
-            let Some(score) = self.scores.get_mut(lead_id) else {
-                continue;
-            };
-            if score.merged_into.is_some() || erased.contains(lead_id) {
-                continue;
+        }
+
+        let mut appended = self.evaluate_appended(db, model, &due, &unwritten, now, cause).await?;
+        let whole: Vec<Uuid> = due.iter().map(|(lead_id, _)| *lead_id).filter(|id| !appended.contains_key(id)).collect();
+        let mut stored = store::activities_of_leads(db, whole).await?;
+
+        for (lead_id, traceparent) in due {
+            let Some(score) = self.scores.get_mut(&lead_id) else { continue };
+            let new_rows = unwritten.remove(&lead_id).unwrap_or_default();
+            match appended.remove(&lead_id) {
+                Some(evaluation) => settle_appended(model, score, new_rows, evaluation, now, traceparent, &mut self.writes),
+                None => {
+                    let rows = overlay(stored.remove(&lead_id).unwrap_or_default(), new_rows);
+                    settle_loaded(model, score, rows, now, cause, traceparent, &mut self.writes);
+                }
             }
-            let rows = overlay(stored.remove(lead_id).unwrap_or_default(), unwritten.remove(lead_id).unwrap_or_default());
-            settle_loaded(model, score, rows, now, cause, traceparent, &mut self.writes);
-            self.changed.insert(*lead_id);
+            self.changed.insert(lead_id);
         }
         Ok(())
+    }
+
+    /// Evaluates the new activities of the leads in `due` that [`can_append`] accepts and that
+    /// do not become MQLs, by lead.
+    async fn evaluate_appended<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        model: &Model,
+        due: &[(Uuid, &str)],
+        unwritten: &HashMap<Uuid, Vec<scored_activity::Model>>,
+        now: DateTime<Utc>,
+        cause: Cause,
+    ) -> Result<HashMap<Uuid, Evaluation>, DbErr> {
+        let mut evaluations = HashMap::new();
+        // Other causes change the verdicts or points of stored activities.
+        if cause != Cause::Events {
+            return Ok(evaluations);
+        }
+        let no_rows = Vec::new();
+        let new_rows = |lead_id: &Uuid| unwritten.get(lead_id).unwrap_or(&no_rows);
+        // Rows the batch changed without receiving them are stored ones being re-evaluated.
+        let candidates: Vec<Uuid> = due
+            .iter()
+            .map(|(lead_id, _)| *lead_id)
+            .filter(|id| new_rows(id).iter().all(|row| self.received.contains(&row.activity_id)))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(evaluations);
+        }
+
+        let stored = store::stored_activities_in_brief(db, candidates.clone()).await?;
+        let accepted: Vec<Uuid> = candidates
+            .into_iter()
+            .filter(|id| self.scores.get(id).is_some_and(|score| can_append(model, score, new_rows(id), stored.get(id).copied(), now)))
+            .collect();
+        let earliest_new = accepted.iter().flat_map(|id| new_rows(id)).map(|row| row.occurred_at).min().unwrap_or(now);
+        let reach = domain::evaluate::limit_reach(model);
+        let counted = store::counted_within_reach(db, accepted.clone(), &reach, earliest_new).await?;
+
+        for lead_id in accepted {
+            let Some(score) = self.scores.get(&lead_id) else { continue };
+            let counted_before = counted.get(&lead_id).map(Vec::as_slice).unwrap_or_default();
+            if let Some(evaluation) = appended_evaluation(model, score, counted_before, new_rows(&lead_id), now) {
+                evaluations.insert(lead_id, evaluation);
+            }
+        }
+        Ok(evaluations)
     }
 
     /// Writes everything the batch holds: inbox rows, new and changed scores, new activities,

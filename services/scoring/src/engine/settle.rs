@@ -130,6 +130,14 @@ pub async fn settle_leads<C: ConnectionTrait>(
     batch.flush(db).await
 }
 
+/// What an evaluation covered.
+enum History<'a> {
+    /// Every activity of the lead.
+    Whole(&'a [domain::ActivityFact]),
+    /// Only activities appended since the last settle; see [`appended_evaluation`].
+    Appended,
+}
+
 /// Evaluates a lead whose score and activities (oldest first) are read, updates its score in
 /// place and adds its changed activities, ledger entries and events to `writes`. Returns true
 /// when the lead became an MQL.
@@ -142,11 +150,88 @@ pub(crate) fn settle_loaded(
     traceparent: &str,
     writes: &mut Writes,
 ) -> bool {
-    let lead_id = score.lead_id;
     let facts: Vec<_> = rows.iter().map(store::fact_from_row).collect();
     let attributes = store::json_to_map(&score.attributes);
     let evaluation = domain::evaluate(model, &facts, &attributes, &score.source, now);
+    record(model, score, rows, evaluation, History::Whole(&facts), now, cause, traceparent, writes)
+}
 
+/// Returns true when a lead's new activities can be settled from its score and the activities
+/// its limits look back on, without the rest of its history: the score was settled under
+/// `model`, no decay step or future-dated activity came due since, no stored activity is
+/// pending, and the new activities are pending, at or before `now` and later than the lead's
+/// latest stored activity.
+pub(crate) fn can_append(
+    model: &Model,
+    score: &lead_score::Model,
+    new_rows: &[scored_activity::Model],
+    stored: Option<store::StoredActivities>,
+    now: DateTime<Utc>,
+) -> bool {
+    let latest_stored = stored.map(|stored| stored.latest);
+    score.model_version == model.version
+        && score.next_check_at.is_none_or(|next| next > now)
+        && !stored.is_some_and(|stored| stored.pending)
+        && new_rows.iter().all(|row| {
+            // Stored instants may be cut to microseconds, so the comparison is made at that
+            // precision: a strictly later instant stays later once stored.
+            let occurred_at = leadflow_kit::time::truncate_to_micros(row.occurred_at);
+            row.verdict == store::PENDING
+                && row.occurred_at <= now
+                && latest_stored.is_none_or(|latest| occurred_at > latest)
+        })
+}
+
+/// Evaluates the new activities of a lead that [`can_append`] accepted, given the stored
+/// activities counted by rules with limits (oldest first). Returns `None` when the lead would
+/// become an MQL: the hand-off dates the crossing and names its reasons from the whole
+/// history, so such a lead is settled with [`settle_loaded`].
+pub(crate) fn appended_evaluation(
+    model: &Model,
+    score: &lead_score::Model,
+    counted_before: &[scored_activity::Model],
+    new_rows: &[scored_activity::Model],
+    now: DateTime<Utc>,
+) -> Option<domain::Evaluation> {
+    let counted: Vec<_> = counted_before.iter().map(store::fact_from_row).collect();
+    let appended: Vec<_> = new_rows.iter().map(store::fact_from_row).collect();
+    let attributes = store::json_to_map(&score.attributes);
+    let evaluation =
+        domain::evaluate::evaluate_appended(model, &counted, &appended, score.engagement, &attributes, &score.source, now);
+    let qualified_before = domain::evaluate::qualifies(model, score.score, score.fit);
+    let becomes_mql = domain::crosses_threshold(model, !score.mql, qualified_before, evaluation.total, evaluation.fit);
+    (!becomes_mql).then_some(evaluation)
+}
+
+/// Settles a lead with an evaluation from [`appended_evaluation`] as [`settle_loaded`] would
+/// with its whole history.
+pub(crate) fn settle_appended(
+    model: &Model,
+    score: &mut lead_score::Model,
+    new_rows: Vec<scored_activity::Model>,
+    evaluation: domain::Evaluation,
+    now: DateTime<Utc>,
+    traceparent: &str,
+    writes: &mut Writes,
+) {
+    record(model, score, new_rows, evaluation, History::Appended, now, Cause::Events, traceparent, writes);
+}
+
+/// Writes what `evaluation` changes against the lead's score: ledger entries, activity rows,
+/// the score itself and an MQL hand-off. Returns true when the lead became an MQL.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    model: &Model,
+    score: &mut lead_score::Model,
+    rows: Vec<scored_activity::Model>,
+    evaluation: domain::Evaluation,
+    history: History<'_>,
+    now: DateTime<Utc>,
+    cause: Cause,
+    traceparent: &str,
+    writes: &mut Writes,
+) -> bool {
+    let lead_id = score.lead_id;
     let mut ledger = Ledger { model, lead_id, running: score.score, now, entries: Vec::new() };
     let base_change_kind =
         if cause == Cause::Rescore || score.model_version != model.version { kind::RESCORE } else { kind::CORRECTION };
@@ -226,10 +311,11 @@ pub(crate) fn settle_loaded(
     if became_mql {
         // A lead that was an MQL before was re-armed by a recycle at an unknown instant, so its
         // new crossing is dated by the activity that caused it rather than by history.
-        let historical = if score.mql_count == 0 && cause != Cause::Merge {
-            crossing_point(model, &facts, &attributes, &score.source, now)
-        } else {
-            None
+        let historical = match history {
+            History::Whole(facts) if score.mql_count == 0 && cause != Cause::Merge => {
+                crossing_point(model, facts, &store::json_to_map(&score.attributes), &score.source, now)
+            }
+            _ => None,
         };
         let (crossed_at, crossed_score) = historical.unwrap_or((effective, after));
         let detail = format!("total {crossed_score} reached the threshold {}", model.threshold);
@@ -263,10 +349,12 @@ pub(crate) fn settle_loaded(
         .filter(|row| row.verdict == store::PENDING && row.occurred_at > now)
         .map(|row| row.occurred_at)
         .min();
-    let next_check = match (evaluation.next_decay, next_pending) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    // Activities evaluated before an appended evaluation still come due when the score said.
+    let carried = match history {
+        History::Whole(_) => None,
+        History::Appended => score.next_check_at,
     };
+    let next_check = [evaluation.next_decay, next_pending, carried].into_iter().flatten().min();
 
     score.score = after;
     score.engagement = evaluation.engagement;

@@ -344,6 +344,73 @@ pub async fn activities_of_leads<C: ConnectionTrait>(
     Ok(by_lead)
 }
 
+/// The stored activities of a lead, in brief.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredActivities {
+    /// `occurred_at` of the latest one.
+    pub latest: DateTime<Utc>,
+    /// Some are still pending evaluation.
+    pub pending: bool,
+}
+
+/// Returns the latest `occurred_at` of each lead's stored activities and whether any is
+/// pending, with one query. Leads without stored activities are absent.
+pub async fn stored_activities_in_brief<C: ConnectionTrait>(
+    db: &C,
+    lead_ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, StoredActivities>, DbErr> {
+    if lead_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pending = Expr::cust(format!("MAX(CASE WHEN verdict = '{PENDING}' THEN 1 ELSE 0 END)"));
+    let rows: Vec<(Uuid, DateTime<Utc>, i32)> = scored_activity::Entity::find()
+        .select_only()
+        .column(scored_activity::Column::LeadId)
+        .column_as(scored_activity::Column::OccurredAt.max(), "latest")
+        .column_as(pending, "pending")
+        .filter(scored_activity::Column::LeadId.is_in(lead_ids))
+        .group_by(scored_activity::Column::LeadId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(lead_id, latest, pending)| (lead_id, StoredActivities { latest, pending: pending != 0 })).collect())
+}
+
+/// Returns the stored activities of several leads that the rules of `reach` counted, those of
+/// a windowed rule only after `from` less the window, with one query; oldest first for each
+/// lead. Nothing is read when `reach` is empty.
+pub async fn counted_within_reach<C: ConnectionTrait>(
+    db: &C,
+    lead_ids: Vec<Uuid>,
+    reach: &[crate::domain::evaluate::LimitReach],
+    from: DateTime<Utc>,
+) -> Result<HashMap<Uuid, Vec<scored_activity::Model>>, DbErr> {
+    let mut by_lead: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
+    if lead_ids.is_empty() || reach.is_empty() {
+        return Ok(by_lead);
+    }
+    let mut rules = Condition::any();
+    for rule in reach {
+        let mut condition = Condition::all().add(scored_activity::Column::RuleId.eq(rule.rule_id.as_str()));
+        if let Some(window_secs) = rule.window_secs {
+            condition = condition.add(scored_activity::Column::OccurredAt.gt(from - chrono::Duration::seconds(window_secs)));
+        }
+        rules = rules.add(condition);
+    }
+    let rows = scored_activity::Entity::find()
+        .filter(scored_activity::Column::LeadId.is_in(lead_ids))
+        .filter(scored_activity::Column::Verdict.eq(crate::domain::Verdict::Counted.code()))
+        .filter(rules)
+        .order_by_asc(scored_activity::Column::OccurredAt)
+        .order_by_asc(scored_activity::Column::ActivityId)
+        .all(db)
+        .await?;
+    for row in rows {
+        by_lead.entry(row.lead_id).or_default().push(row);
+    }
+    Ok(by_lead)
+}
+
 /// Inserts activity rows with multi-row inserts. An activity stored before fails the
 /// statement.
 pub async fn insert_activities<C: ConnectionTrait>(db: &C, rows: Vec<scored_activity::Model>) -> Result<(), DbErr> {
