@@ -130,7 +130,7 @@ pub async fn settle_leads<C: ConnectionTrait>(
     batch.flush(db).await
 }
 
-/// What an evaluation covered.
+/// The part of a lead's history that an evaluation covered.
 enum History<'a> {
     /// Every activity of the lead.
     Whole(&'a [domain::ActivityFact]),
@@ -157,9 +157,9 @@ pub(crate) fn settle_loaded(
 }
 
 /// Returns true when a lead's new activities can be settled from its score and the activities
-/// its limits look back on, without the rest of its history: the score was settled under
-/// `model`, no decay step or future-dated activity came due since, no stored activity is
-/// pending, and the new activities are pending, at or before `now` and later than the lead's
+/// its limits look back on, without the rest of its history. That needs a score settled under
+/// `model` with no decay step or future-dated activity come due since, and no stored activity
+/// pending. The new activities must be pending, at or before `now`, and later than the lead's
 /// latest stored activity.
 pub(crate) fn can_append(
     model: &Model,
@@ -174,7 +174,7 @@ pub(crate) fn can_append(
         && !stored.is_some_and(|stored| stored.pending)
         && new_rows.iter().all(|row| {
             // Stored instants may be cut to microseconds, so the comparison is made at that
-            // precision: a strictly later instant stays later once stored.
+            // precision. A strictly later instant then stays later once stored.
             let occurred_at = leadflow_kit::time::truncate_to_micros(row.occurred_at);
             row.verdict == store::PENDING
                 && row.occurred_at <= now
@@ -349,7 +349,8 @@ fn record(
         .filter(|row| row.verdict == store::PENDING && row.occurred_at > now)
         .map(|row| row.occurred_at)
         .min();
-    // Activities evaluated before an appended evaluation still come due when the score said.
+    // Activities evaluated before an appended evaluation still come due at the score's
+    // stored next check.
     let carried = match history {
         History::Whole(_) => None,
         History::Appended => score.next_check_at,

@@ -344,7 +344,7 @@ pub async fn activities_of_leads<C: ConnectionTrait>(
     Ok(by_lead)
 }
 
-/// The stored activities of a lead, in brief.
+/// Summary of a lead's stored activities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StoredActivities {
     /// `occurred_at` of the latest one.
