@@ -6,7 +6,8 @@ use prost_types::Timestamp;
 /// Converts a protobuf timestamp to a UTC instant; `None` when it is out of chrono's range
 /// or its nanoseconds are outside 0..1e9.
 pub fn from_timestamp(timestamp: &Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(timestamp.nanos).ok()?;
+    // chrono reads nanoseconds from 1e9 up as a leap second, which protobuf does not allow.
+    let nanos = u32::try_from(timestamp.nanos).ok().filter(|nanos| *nanos < 1_000_000_000)?;
     Utc.timestamp_opt(timestamp.seconds, nanos).single()
 }
 
@@ -46,5 +47,14 @@ mod tests {
     fn negative_nanos_are_rejected() {
         let timestamp = Timestamp { seconds: 1, nanos: -1 };
         assert_eq!(from_timestamp(&timestamp), None);
+    }
+
+    #[test]
+    fn leap_second_nanos_are_rejected() {
+        // 2026-12-05T09:59:59Z, where chrono would accept a leap second.
+        let timestamp = Timestamp { seconds: 1_796_464_799, nanos: 1_500_000_000 };
+        assert_eq!(from_timestamp(&timestamp), None);
+        let last = Timestamp { seconds: 1_796_464_799, nanos: 999_999_999 };
+        assert!(from_timestamp(&last).is_some());
     }
 }
