@@ -299,6 +299,81 @@ async fn limits_hold_across_batches_in_order() {
     }
 }
 
+/// A batch settled at an instant before the lead's last settle, as a replica whose clock is
+/// behind would, values every activity at that instant, decayed ones included.
+#[tokio::test]
+async fn earlier_now_revalues_decayed_points() {
+    for database in databases("earlier_now").await {
+        let model = api::ScoringModel {
+            rules: vec![
+                BehaviorRule {
+                    decay: Some(Decay { policy: Some(decay::Policy::HalfLife(prost_types::Duration { seconds: 3600, nanos: 0 })) }),
+                    ..rule("demo", ActivityType::DemoRequest, 40)
+                },
+                no_decay(rule("view", ActivityType::PageView, 1)),
+            ],
+            mql_threshold: 1000,
+            ..api::ScoringModel::default()
+        };
+        let engine = Engine::start(database, model).await;
+        let lead = Uuid::now_v7();
+
+        engine.apply(vec![activity(lead, ActivityType::DemoRequest, at(11, 0), &[])], at(11, 0) + Duration::seconds(3605)).await;
+        assert_eq!(engine.score(lead).await, 20, "one half-life has passed");
+
+        let behind = at(11, 59) + Duration::seconds(58);
+        engine.apply(vec![activity(lead, ActivityType::PageView, at(11, 59) + Duration::seconds(50), &[])], behind).await;
+        assert_eq!(engine.score(lead).await, 41, "at 11:59:58 the demo request has not decayed yet");
+        engine.assert_score_is_ledger_sum(lead).await;
+        engine.stop().await;
+    }
+}
+
+/// Instants finer than a microsecond are evaluated as stored, so a later batch that settles
+/// the lead from its score agrees with its stored rows.
+#[tokio::test]
+async fn sub_microsecond_instants_score_as_stored() {
+    for database in databases("sub_microsecond").await {
+        let model = api::ScoringModel {
+            rules: vec![
+                no_decay(BehaviorRule {
+                    limit: Some(FrequencyLimit {
+                        kind: LimitKind::PerWindow as i32,
+                        max_count: 1,
+                        window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
+                    }),
+                    ..rule("form", ActivityType::FormSubmission, 5)
+                }),
+                no_decay(rule("view", ActivityType::PageView, 1)),
+            ],
+            mql_threshold: 1000,
+            ..api::ScoringModel::default()
+        };
+        let engine = Engine::start(database, model).await;
+        let lead = Uuid::now_v7();
+
+        // Stored at microsecond precision, the two forms lie exactly one window apart, so
+        // both count. At nanosecond precision the first lies inside the second's window.
+        let first = at(9, 0) + Duration::nanoseconds(900);
+        let second = at(10, 0) + Duration::nanoseconds(800);
+        let events = vec![
+            activity(lead, ActivityType::FormSubmission, first, &[]),
+            activity(lead, ActivityType::FormSubmission, second, &[]),
+        ];
+        engine.apply(events, at(10, 1)).await;
+        assert_eq!(engine.score(lead).await, 10, "both forms count");
+
+        engine.apply(vec![activity(lead, ActivityType::PageView, at(10, 35), &[])], at(10, 36)).await;
+        assert_eq!(engine.score(lead).await, 11);
+        let stored = store::lead_activities(&engine.db, lead).await.expect("activities");
+        let facts: Vec<_> = stored.iter().map(store::fact_from_row).collect();
+        let expected = domain::evaluate(&engine.model, &facts, &BTreeMap::new(), "", at(10, 36));
+        assert_eq!(expected.total, 11, "the stored rows evaluate to the score");
+        engine.assert_score_is_ledger_sum(lead).await;
+        engine.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn negative_points_and_floor() {
     for floor in [None, Some(0)] {

@@ -193,7 +193,11 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
                     let fact = ActivityFact {
                         activity_id,
                         activity_type: type_name.to_owned(),
-                        occurred_at: recorded.occurred_at.as_ref().and_then(from_timestamp).unwrap_or(created_at),
+                        // Evaluated at the precision it is stored with, so a later reading of
+                        // the stored row gives the same verdicts.
+                        occurred_at: leadflow_kit::time::truncate_to_micros(
+                            recorded.occurred_at.as_ref().and_then(from_timestamp).unwrap_or(created_at),
+                        ),
                         properties: recorded.properties.clone().into_iter().collect(),
                         anonymous: recorded.anonymous,
                     };

@@ -158,9 +158,9 @@ pub(crate) fn settle_loaded(
 
 /// Returns true when a lead's new activities can be settled from its score and the activities
 /// its limits look back on, without the rest of its history. That needs a score settled under
-/// `model` with no decay step or future-dated activity come due since, and no stored activity
-/// pending. The new activities must be pending, at or before `now`, and later than the lead's
-/// latest stored activity.
+/// `model` at or before `now`, with no decay step or future-dated activity come due since, and
+/// no stored activity pending. The new activities must be pending, at or before `now`, and
+/// later than the lead's latest stored activity.
 pub(crate) fn can_append(
     model: &Model,
     score: &lead_score::Model,
@@ -169,7 +169,10 @@ pub(crate) fn can_append(
     now: DateTime<Utc>,
 ) -> bool {
     let latest_stored = stored.map(|stored| stored.latest);
+    // A `now` before the last settle (another replica's clock behind) would give points back
+    // to decayed activities.
     score.model_version == model.version
+        && score.update_time <= now
         && score.next_check_at.is_none_or(|next| next > now)
         && !stored.is_some_and(|stored| stored.pending)
         && new_rows.iter().all(|row| {
