@@ -652,8 +652,9 @@ mod property {
         ActivityType::DemoRequest,
     ];
 
-    async fn run(database: TestDatabase, steps: Vec<Step>) {
-        let model = api::ScoringModel {
+    /// A model with every limit kind, negative points, a floor and the given decay.
+    fn model_with_limits(decay: Option<Decay>) -> api::ScoringModel {
+        api::ScoringModel {
             rules: vec![
                 BehaviorRule {
                     limit: Some(FrequencyLimit {
@@ -668,12 +669,15 @@ mod property {
                 rule("unsubscribe", ActivityType::Unsubscribe, -7),
                 limited(rule("demo", ActivityType::DemoRequest, 40), LimitKind::OncePerLead),
             ],
-            decay: half_life(1),
+            decay,
             mql_threshold: 45,
             score_floor: Some(0),
             ..api::ScoringModel::default()
-        };
-        let engine = Engine::start(database, model).await;
+        }
+    }
+
+    async fn run(database: TestDatabase, steps: Vec<Step>) {
+        let engine = Engine::start(database, model_with_limits(half_life(1))).await;
         let leads: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
 
         let mut sent: Vec<ActivityEvent> = Vec::new();
@@ -702,27 +706,8 @@ mod property {
     /// steps falling between batches. After each batch, every lead it touched has the score
     /// and verdicts that evaluating the lead's whole history at that instant gives.
     async fn run_in_order(database: TestDatabase, steps: Vec<Step>) {
-        let model = api::ScoringModel {
-            rules: vec![
-                BehaviorRule {
-                    limit: Some(FrequencyLimit {
-                        kind: LimitKind::PerWindow as i32,
-                        max_count: 2,
-                        window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
-                    }),
-                    ..rule("view", ActivityType::PageView, 1)
-                },
-                limited(rule("open", ActivityType::EmailOpen, 2), LimitKind::OncePerAsset),
-                rule("click", ActivityType::EmailClick, 3),
-                rule("unsubscribe", ActivityType::Unsubscribe, -7),
-                limited(rule("demo", ActivityType::DemoRequest, 40), LimitKind::OncePerLead),
-            ],
-            decay: Some(Decay { policy: Some(decay::Policy::HalfLife(prost_types::Duration { seconds: 7200, nanos: 0 })) }),
-            mql_threshold: 45,
-            score_floor: Some(0),
-            ..api::ScoringModel::default()
-        };
-        let engine = Engine::start(database, model).await;
+        let two_hours = Some(Decay { policy: Some(decay::Policy::HalfLife(prost_types::Duration { seconds: 7200, nanos: 0 })) });
+        let engine = Engine::start(database, model_with_limits(two_hours)).await;
         let leads: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
         let mut history: Vec<Vec<domain::ActivityFact>> = vec![Vec::new(); leads.len()];
 

@@ -328,12 +328,25 @@ pub async fn activities_of_leads<C: ConnectionTrait>(
     db: &C,
     lead_ids: Vec<Uuid>,
 ) -> Result<HashMap<Uuid, Vec<scored_activity::Model>>, DbErr> {
+    activities_by_lead(db, lead_ids, None).await
+}
+
+/// Reads the activities of several leads that match `condition` with one query, oldest first
+/// for each lead.
+async fn activities_by_lead<C: ConnectionTrait>(
+    db: &C,
+    lead_ids: Vec<Uuid>,
+    condition: Option<Condition>,
+) -> Result<HashMap<Uuid, Vec<scored_activity::Model>>, DbErr> {
     let mut by_lead: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
     if lead_ids.is_empty() {
         return Ok(by_lead);
     }
-    let rows = scored_activity::Entity::find()
-        .filter(scored_activity::Column::LeadId.is_in(lead_ids))
+    let mut query = scored_activity::Entity::find().filter(scored_activity::Column::LeadId.is_in(lead_ids));
+    if let Some(condition) = condition {
+        query = query.filter(condition);
+    }
+    let rows = query
         .order_by_asc(scored_activity::Column::OccurredAt)
         .order_by_asc(scored_activity::Column::ActivityId)
         .all(db)
@@ -385,9 +398,8 @@ pub async fn counted_within_reach<C: ConnectionTrait>(
     reach: &[crate::domain::evaluate::LimitReach],
     from: DateTime<Utc>,
 ) -> Result<HashMap<Uuid, Vec<scored_activity::Model>>, DbErr> {
-    let mut by_lead: HashMap<Uuid, Vec<scored_activity::Model>> = HashMap::new();
-    if lead_ids.is_empty() || reach.is_empty() {
-        return Ok(by_lead);
+    if reach.is_empty() {
+        return Ok(HashMap::new());
     }
     let mut rules = Condition::any();
     for rule in reach {
@@ -397,18 +409,10 @@ pub async fn counted_within_reach<C: ConnectionTrait>(
         }
         rules = rules.add(condition);
     }
-    let rows = scored_activity::Entity::find()
-        .filter(scored_activity::Column::LeadId.is_in(lead_ids))
-        .filter(scored_activity::Column::Verdict.eq(crate::domain::Verdict::Counted.code()))
-        .filter(rules)
-        .order_by_asc(scored_activity::Column::OccurredAt)
-        .order_by_asc(scored_activity::Column::ActivityId)
-        .all(db)
-        .await?;
-    for row in rows {
-        by_lead.entry(row.lead_id).or_default().push(row);
-    }
-    Ok(by_lead)
+    let counted = Condition::all()
+        .add(scored_activity::Column::Verdict.eq(crate::domain::Verdict::Counted.code()))
+        .add(rules);
+    activities_by_lead(db, lead_ids, Some(counted)).await
 }
 
 /// Inserts activity rows with multi-row inserts. An activity stored before fails the
