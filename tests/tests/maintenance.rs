@@ -121,7 +121,7 @@ async fn deleted_rows_are_vacuumed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outbox_vacuum_keeps_pages_in_every_service() {
+async fn outbox_keeps_pages_in_every_service() {
     use sea_orm_migration::MigratorTrait;
 
     let Some(server) = testing::postgres_server("vacuum_truncate is a PostgreSQL table option") else { return };

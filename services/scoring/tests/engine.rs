@@ -652,7 +652,7 @@ mod property {
         ActivityType::DemoRequest,
     ];
 
-    /// A model with every limit kind, negative points, a floor and the given decay.
+    /// Builds a model with every limit kind, negative points, a floor and the given decay.
     fn model_with_limits(decay: Option<Decay>) -> api::ScoringModel {
         api::ScoringModel {
             rules: vec![

@@ -326,10 +326,9 @@ pub fn limit_reach(model: &Model) -> Vec<LimitReach> {
         .collect()
 }
 
-/// Evaluates activities appended to a lead that was evaluated before under the same model,
-/// as [`evaluate`] would evaluate the whole history at `as_of`, without it.
-///
-/// This holds under conditions the caller checks:
+/// Evaluates activities appended to a lead that was evaluated before under the same model.
+/// The result equals what [`evaluate`] gives for the whole history at `as_of`, without reading
+/// it, when the caller has checked these conditions:
 /// - every appended activity is at or before `as_of` and later, in (`occurred_at`, id)
 ///   order, than every activity evaluated before;
 /// - no decay step fell between the earlier evaluation and `as_of`, so the earlier

@@ -113,11 +113,10 @@ impl Batch {
     /// as the batch has it. Leads without a score, merged leads and erased leads are skipped.
     ///
     /// A lead whose new activities all follow its stored ones is settled from its score and
-    /// the stored activities its limits look back on ([`can_append`]); one query reads the
-    /// latest stored instant of each lead and whether one is pending, and one the counted
-    /// activities within reach. The
-    /// other leads, and those that become MQLs, are evaluated over every stored activity,
-    /// read with one more query.
+    /// the stored activities its limits look back on ([`can_append`]). One query reads the
+    /// latest stored instant of each lead and whether one is pending. Another reads the
+    /// counted activities within reach. The other leads, and those that become MQLs, are
+    /// evaluated over every stored activity, read with one more query.
     pub async fn settle<C: ConnectionTrait>(
         &mut self,
         db: &C,
@@ -168,8 +167,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Evaluates the new activities of the leads in `due` that [`can_append`] accepts and that
-    /// do not become MQLs, by lead.
+    /// Evaluates the new activities of each lead in `due` that [`can_append`] accepts and that
+    /// does not become an MQL. Returns the evaluations by lead.
     async fn evaluate_appended<C: ConnectionTrait>(
         &self,
         db: &C,

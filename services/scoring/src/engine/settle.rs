@@ -160,7 +160,9 @@ pub(crate) fn settle_loaded(
 /// its limits look back on, without the rest of its history. That needs a score settled under
 /// `model` at or before `now`, with no decay step or future-dated activity come due since, and
 /// no stored activity pending. The new activities must be pending, at or before `now`, and
-/// later than the lead's latest stored activity.
+/// later than the lead's latest stored activity. Their instants are already cut to
+/// microseconds, the precision both databases store, so a later instant stays later once
+/// stored.
 pub(crate) fn can_append(
     model: &Model,
     score: &lead_score::Model,
@@ -169,26 +171,21 @@ pub(crate) fn can_append(
     now: DateTime<Utc>,
 ) -> bool {
     let latest_stored = stored.map(|stored| stored.latest);
-    // A `now` before the last settle (another replica's clock behind) would give points back
-    // to decayed activities.
     score.model_version == model.version
+        // A `now` before the last settle (another replica's clock behind) would give points
+        // back to decayed activities.
         && score.update_time <= now
         && score.next_check_at.is_none_or(|next| next > now)
         && !stored.is_some_and(|stored| stored.pending)
         && new_rows.iter().all(|row| {
-            // Stored instants may be cut to microseconds, so the comparison is made at that
-            // precision. A strictly later instant then stays later once stored.
-            let occurred_at = leadflow_kit::time::truncate_to_micros(row.occurred_at);
-            row.verdict == store::PENDING
-                && row.occurred_at <= now
-                && latest_stored.is_none_or(|latest| occurred_at > latest)
+            row.verdict == store::PENDING && row.occurred_at <= now && latest_stored.is_none_or(|latest| row.occurred_at > latest)
         })
 }
 
 /// Evaluates the new activities of a lead that [`can_append`] accepted, given the stored
 /// activities counted by rules with limits (oldest first). Returns `None` when the lead would
-/// become an MQL: the hand-off dates the crossing and names its reasons from the whole
-/// history, so such a lead is settled with [`settle_loaded`].
+/// become an MQL, because the hand-off dates the crossing and names its reasons from the
+/// whole history. Such a lead is settled with [`settle_loaded`].
 pub(crate) fn appended_evaluation(
     model: &Model,
     score: &lead_score::Model,

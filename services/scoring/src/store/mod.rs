@@ -389,9 +389,9 @@ pub async fn stored_activities_in_brief<C: ConnectionTrait>(
     Ok(rows.into_iter().map(|(lead_id, latest, pending)| (lead_id, StoredActivities { latest, pending: pending != 0 })).collect())
 }
 
-/// Returns the stored activities of several leads that the rules of `reach` counted, those of
-/// a windowed rule only after `from` less the window, with one query; oldest first for each
-/// lead. Nothing is read when `reach` is empty.
+/// Returns the stored activities of several leads that the rules of `reach` counted, oldest
+/// first for each lead, with one query. A windowed rule's activities are read only after
+/// `from` less the window. Nothing is read when `reach` is empty.
 pub async fn counted_within_reach<C: ConnectionTrait>(
     db: &C,
     lead_ids: Vec<Uuid>,
