@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leadflow_kit::outbox::entity::outbox;
+use leadflow_kit::outbox::entity::{inbox as inbox_entity, outbox};
+use leadflow_kit::outbox::inbox;
 use leadflow_kit::outbox::{EventSink, OutboxWaker, Relay, RelayConfig, enqueue};
 use leadflow_kit::testing::{self, TestDatabase};
 use leadflow_proto::activity::activity_events_service_client::ActivityEventsServiceClient;
@@ -22,7 +23,7 @@ use leadflow_proto::scoring::scoring_events_service_client::ScoringEventsService
 use leadflow_proto::scoring::{DeliverActivityEventsRequest, GetLeadScoreRequest};
 use leadflow_proto::types::{ActivityType, QualificationState};
 use leadflow_tests::{Suite, eventually, on_every_backend};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 use tokio::sync::watch;
 use tonic::Status;
@@ -357,6 +358,66 @@ async fn next_batch_during_pending_delete() {
     stop_relay(stop, task).await;
 
     assert_eq!(counting.delivered(), ids, "each row delivered once, in order");
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batch_inbox_returns_only_new_events() {
+    for database in testing::databases("inbox_batch").await {
+        eprintln!("running on {}", database.backend);
+        let db = outbox_database(&database).await;
+        let (first, second, third) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+
+        let recorded = inbox::record_new(&db, &[first, second, first], "test").await.expect("first batch");
+        assert_eq!(recorded, HashSet::from([first, second]), "an id named twice is recorded once");
+
+        let recorded = inbox::record_new(&db, &[second, third], "test").await.expect("second batch");
+        assert_eq!(recorded, HashSet::from([third]), "an id recorded before is left out");
+        assert!(inbox::record_new(&db, &[], "test").await.expect("empty batch").is_empty());
+
+        // More ids than one statement takes.
+        let many: Vec<Uuid> = (0..leadflow_kit::db::MAX_ROWS_PER_INSERT + 5).map(|_| Uuid::now_v7()).collect();
+        let recorded = inbox::record_new(&db, &many, "test").await.expect("large batch");
+        assert_eq!(recorded.len(), many.len());
+        let stored = inbox_entity::Entity::find().count(&db).await.expect("inbox rows");
+        assert_eq!(stored, many.len() as u64 + 3);
+        database.drop_database().await;
+    }
+}
+
+/// Two transactions record the same event on PostgreSQL: the second waits for the first, and
+/// applies the event only when the first rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inbox_batches_apply_an_event_once() {
+    let Some(server) = testing::postgres_server("concurrent inbox transactions") else { return };
+    let database = TestDatabase::postgres(&server, "inbox_concurrent").await;
+    let db = outbox_database(&database).await;
+
+    for first_commits in [true, false] {
+        let event = Uuid::now_v7();
+        let first = db.begin().await.expect("first transaction");
+        assert_eq!(inbox::record_new(&first, &[event], "test").await.expect("first"), HashSet::from([event]));
+
+        let waiting = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let second = db.begin().await.expect("second transaction");
+                let recorded = inbox::record_new(&second, &[event], "test").await.expect("second");
+                second.commit().await.expect("second commit");
+                recorded
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "the second insert waits for the first transaction");
+
+        if first_commits {
+            first.commit().await.expect("first commit");
+            assert!(waiting.await.expect("second task").is_empty(), "the event is applied once, by the first");
+        } else {
+            first.rollback().await.expect("first rollback");
+            assert_eq!(waiting.await.expect("second task"), HashSet::from([event]), "the second applies it");
+        }
+    }
     database.drop_database().await;
 }
 

@@ -48,8 +48,6 @@ pub(crate) struct Batch {
     created: BTreeSet<Uuid>,
     /// Stored scores to write back.
     changed: BTreeSet<Uuid>,
-    /// Events to record in the inbox.
-    inbox: Vec<Uuid>,
     /// Activities received in this batch, which the flush inserts. The other activity rows
     /// are stored ones whose verdict changed.
     received: HashSet<Uuid>,
@@ -97,11 +95,6 @@ impl Batch {
         self.writes.enqueue(lead_id, traceparent, kind);
     }
 
-    /// Records an applied event in the inbox.
-    pub fn record(&mut self, event_id: Uuid) {
-        self.inbox.push(event_id);
-    }
-
     /// Keeps a received activity of `lead_id` as pending evaluation.
     pub fn receive(&mut self, lead_id: Uuid, fact: &ActivityFact) {
         self.received.insert(fact.activity_id);
@@ -116,7 +109,8 @@ impl Batch {
     /// the stored activities its limits look back on ([`can_append`]). One query reads the
     /// latest stored instant of each lead and whether one is pending. Another reads the
     /// counted activities within reach. The other leads, and those that become MQLs, are
-    /// evaluated over every stored activity, read with one more query.
+    /// evaluated over every stored activity, read with one more query. Leads whose score the
+    /// batch creates have nothing stored, so none of these queries asks for them.
     pub async fn settle<C: ConnectionTrait>(
         &mut self,
         db: &C,
@@ -149,7 +143,8 @@ impl Batch {
         }
 
         let mut appended = self.evaluate_appended(db, model, &due, &unwritten, now, cause).await?;
-        let whole: Vec<Uuid> = due.iter().map(|(lead_id, _)| *lead_id).filter(|id| !appended.contains_key(id)).collect();
+        let whole: Vec<Uuid> =
+            due.iter().map(|(lead_id, _)| *lead_id).filter(|id| !appended.contains_key(id) && self.has_stored(id)).collect();
         let mut stored = store::activities_of_leads(db, whole).await?;
 
         for (lead_id, traceparent) in due {
@@ -195,14 +190,15 @@ impl Batch {
             return Ok(evaluations);
         }
 
-        let stored = store::stored_activities_in_brief(db, candidates.clone()).await?;
+        let with_stored = |ids: &[Uuid]| ids.iter().copied().filter(|id| self.has_stored(id)).collect::<Vec<_>>();
+        let stored = store::stored_activities_in_brief(db, with_stored(&candidates)).await?;
         let accepted: Vec<Uuid> = candidates
             .into_iter()
             .filter(|id| self.scores.get(id).is_some_and(|score| can_append(model, score, new_rows(id), stored.get(id).copied(), now)))
             .collect();
         let earliest_new = accepted.iter().flat_map(|id| new_rows(id)).map(|row| row.occurred_at).min().unwrap_or(now);
         let reach = domain::evaluate::limit_reach(model);
-        let counted = store::counted_within_reach(db, accepted.clone(), &reach, earliest_new).await?;
+        let counted = store::counted_within_reach(db, with_stored(&accepted), &reach, earliest_new).await?;
 
         for lead_id in accepted {
             let Some(score) = self.scores.get(&lead_id) else { continue };
@@ -214,12 +210,10 @@ impl Batch {
         Ok(evaluations)
     }
 
-    /// Writes everything the batch holds: inbox rows, new and changed scores, new activities,
+    /// Writes everything the batch holds: new and changed scores, new activities,
     /// changed verdicts, outbox rows and ledger entries, one statement each (more only past
     /// `leadflow_kit::db::MAX_ROWS_PER_INSERT` rows). The scores read stay known.
     pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
-        outbox::inbox::record_many(db, std::mem::take(&mut self.inbox), "activity").await?;
-
         let created = std::mem::take(&mut self.created);
         let changed = std::mem::take(&mut self.changed);
         let new_scores = created.iter().filter_map(|id| self.scores.get(id)).collect();
@@ -236,6 +230,13 @@ impl Batch {
         store::update_activities(db, stored_rows).await?;
         outbox::enqueue_rows(db, writes.events).await?;
         store::insert_ledger_entries(db, writes.ledger).await
+    }
+
+    /// Returns false for a lead whose score this batch is creating: it has no stored
+    /// activities, because activities are stored only for leads with a score, and a score
+    /// that another transaction inserted meanwhile makes this batch's insert fail.
+    fn has_stored(&self, lead_id: &Uuid) -> bool {
+        !self.created.contains(lead_id)
     }
 
     /// Drops the scores read, after a step that wrote scores without the batch. Call after

@@ -118,8 +118,9 @@ pub(crate) async fn ensure_score<C: ConnectionTrait>(
 
 /// Applies a batch of activity events at `now`, then settles every lead they touched.
 ///
-/// The look-ups that every event needs are made once for the whole batch. They find the
-/// events applied before, the activities received before and the scores of the leads named.
+/// The look-ups that every event needs are made once for the whole batch. They record the
+/// events in the inbox, which leaves out those applied before, and find the activities
+/// received before and the scores of the leads named.
 pub async fn apply_activity_events<C: ConnectionTrait>(
     db: &C,
     model: &Model,
@@ -137,7 +138,8 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
             activity_ids.push(parse_uuid(index, &recorded.activity_id, "activity_recorded.activity_id")?);
         }
     }
-    let mut applied_before = outbox::inbox::find_recorded(db, ids.iter().map(|(event_id, _)| *event_id).collect()).await?;
+    let event_ids: Vec<Uuid> = ids.iter().map(|(event_id, _)| *event_id).collect();
+    let mut to_apply = outbox::inbox::record_new(db, &event_ids, "activity").await?;
     let mut known_activities = store::known_activities(db, activity_ids).await?;
     let mut lead_ids: Vec<Uuid> = ids.iter().map(|(_, lead_id)| *lead_id).collect();
     lead_ids.sort();
@@ -152,11 +154,10 @@ pub async fn apply_activity_events<C: ConnectionTrait>(
         let created_at = event.create_time.as_ref().and_then(from_timestamp).unwrap_or(now);
 
         // An event repeated within the batch counts as applied before, like a redelivery.
-        if !applied_before.insert(event_id) {
+        if !to_apply.remove(&event_id) {
             outcome.duplicates += 1;
             continue;
         }
-        batch.record(event_id);
         outcome.applied += 1;
 
         match kind {

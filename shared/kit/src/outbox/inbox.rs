@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use uuid::Uuid;
 
 use super::entity::inbox;
@@ -25,26 +25,32 @@ pub async fn record<C: ConnectionTrait>(txn: &C, event_id: Uuid, source: &str) -
     Ok(inserted == 1)
 }
 
-/// Returns which of `event_ids` were applied before, with one query. A consumer that applies
-/// a batch records the others with [`record_many`] in the same transaction.
-pub async fn find_recorded<C: ConnectionTrait>(txn: &C, event_ids: Vec<Uuid>) -> Result<HashSet<Uuid>, DbErr> {
-    if event_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let rows = inbox::Entity::find().filter(inbox::Column::EventId.is_in(event_ids)).all(txn).await?;
-    Ok(rows.into_iter().map(|row| row.event_id).collect())
-}
-
-/// Records several events as applied with multi-row inserts (see `crate::db::insert_rows`). An
-/// event that another transaction recorded in the meantime fails the insert with a unique
-/// violation, so the caller's transaction rolls back and the delivery is retried, never
-/// applied twice.
-pub async fn record_many<C: ConnectionTrait>(txn: &C, event_ids: Vec<Uuid>, source: &str) -> Result<(), DbErr> {
+/// Records the events of a delivered batch as applied, with multi-row inserts that skip every
+/// id recorded before, and returns the ids it recorded: the events the caller must apply, in
+/// the same transaction. An id named twice is recorded, and returned, once.
+///
+/// One statement replaces a look-up followed by an insert. An id that a concurrent
+/// transaction is recording makes the insert wait on PostgreSQL. When that transaction
+/// commits, the id is skipped here, and when it rolls back, the id is recorded here.
+pub async fn record_new<C: ConnectionTrait>(txn: &C, event_ids: &[Uuid], source: &str) -> Result<HashSet<Uuid>, DbErr> {
+    let mut seen = HashSet::new();
+    let unique: Vec<Uuid> = event_ids.iter().copied().filter(|id| seen.insert(*id)).collect();
     let now = crate::time::now();
-    let rows = event_ids.into_iter().map(|event_id| inbox::ActiveModel {
-        event_id: Set(event_id),
-        source: Set(source.to_owned()),
-        process_time: Set(now),
-    });
-    crate::db::insert_rows(txn, rows).await
+    let mut recorded = HashSet::with_capacity(unique.len());
+    for chunk in unique.chunks(crate::db::MAX_ROWS_PER_INSERT) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(inbox::Entity)
+            .columns([inbox::Column::EventId, inbox::Column::Source, inbox::Column::ProcessTime])
+            .on_conflict(OnConflict::column(inbox::Column::EventId).do_nothing().to_owned())
+            .returning_col(inbox::Column::EventId);
+        for event_id in chunk {
+            insert.values_panic([(*event_id).into(), source.into(), now.into()]);
+        }
+        let statement = txn.get_database_backend().build(&insert);
+        for row in txn.query_all(statement).await? {
+            recorded.insert(row.try_get::<Uuid>("", "event_id")?);
+        }
+    }
+    Ok(recorded)
 }

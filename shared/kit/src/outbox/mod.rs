@@ -3,8 +3,8 @@
 //! A producer writes its state change and an [`enqueue`]d event row in one transaction, then
 //! calls [`OutboxWaker::wake`]. A [`relay::Relay`] per destination delivers pending rows in
 //! `seq` order through an [`relay::EventSink`] and deletes them once the consumer has
-//! acknowledged them. Consumers call [`inbox::record`] in the transaction of their effect, so
-//! a redelivered event changes nothing.
+//! acknowledged them. Consumers call [`inbox::record`], or [`inbox::record_new`] for a batch,
+//! in the transaction of their effect, so a redelivered event changes nothing.
 
 pub mod entity;
 pub mod inbox;
