@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::DOMAIN;
 use crate::domain::{self, Action, Step, ValidClose};
-use crate::events::{self, Applied, EventError, StateChange};
+use crate::events::{self, EventError, StateChange};
 use crate::framework::{self, Acceptance};
 use crate::store::report::BreakdownBy;
 use crate::store::{self, RepFilter, Stage, qualification, sales, transition};
@@ -711,18 +711,19 @@ impl QualificationEventsApi {
         let txn = self.db.begin().await?;
         let mut response = DeliverScoringEventsResponse::default();
 
-        for (index, event) in request.events.iter().enumerate() {
-            match events::apply_scoring_event(&txn, event, &ctx.traceparent, now).await {
-                Ok(Applied::Applied) => response.applied += 1,
-                Ok(Applied::Duplicate) => response.duplicates += 1,
-                Err(EventError::Invalid(problem)) => {
-                    return Err(ApiError::invalid_field(&format!("events[{index}]"), problem.to_owned()));
-                }
-                Err(EventError::Conflict) => {
-                    return Err(ApiError::concurrent_update(&format!("the qualification of lead {}", event.lead_id)));
-                }
-                Err(EventError::Database(error)) => return Err(error.into()),
+        match events::apply_scoring_events(&txn, &request.events, &ctx.traceparent, now).await {
+            Ok(outcome) => {
+                response.applied = outcome.applied;
+                response.duplicates = outcome.duplicates;
             }
+            Err((index, EventError::Invalid(problem))) => {
+                return Err(ApiError::invalid_field(&format!("events[{index}]"), problem.to_owned()));
+            }
+            Err((index, EventError::Conflict)) => {
+                let lead_id = request.events.get(index).map(|event| event.lead_id.as_str()).unwrap_or_default();
+                return Err(ApiError::concurrent_update(&format!("the qualification of lead {lead_id}")));
+            }
+            Err((_, EventError::Database(error))) => return Err(error.into()),
         }
 
         txn.commit().await?;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::assignment::{self, Candidate};
 use crate::domain::{self, MqlArrival};
 use crate::settings;
-use crate::store::{self, Stage, qualification, sales, transition};
+use crate::store::{self, qualification, sales, transition};
 
 /// Outbox destination of events for the scoring service, and the name of the scoring
 /// service in the inbox.
@@ -75,7 +75,7 @@ pub async fn record_sla_missed<C: ConnectionTrait>(
 }
 
 /// Records a state change in the caller's transaction: the transition row, and one
-/// `StateChanged` event per destination, each with its own event id.
+/// `StateChanged` event per destination, each with its own event id, written by one statement.
 pub async fn record_state_change<C: ConnectionTrait>(
     db: &C,
     change: &StateChange<'_>,
@@ -98,17 +98,21 @@ pub async fn record_state_change<C: ConnectionTrait>(
         reason: change.reason.to_owned(),
         change_time: Some(to_timestamp(change.change_time)),
     });
-    for destination in DESTINATIONS {
-        let event_id = Uuid::now_v7();
-        let event = QualificationEvent {
-            event_id: event_id.to_string(),
-            lead_id: change.lead_id.to_string(),
-            create_time: Some(to_timestamp(leadflow_kit::time::now())),
-            traceparent: traceparent.to_owned(),
-            kind: Some(kind.clone()),
-        };
-        outbox::enqueue(db, destination, event_id, &event.lead_id, event.encode_to_vec()).await?;
-    }
+    let rows = DESTINATIONS
+        .iter()
+        .map(|destination| {
+            let event_id = Uuid::now_v7();
+            let event = QualificationEvent {
+                event_id: event_id.to_string(),
+                lead_id: change.lead_id.to_string(),
+                create_time: Some(to_timestamp(leadflow_kit::time::now())),
+                traceparent: traceparent.to_owned(),
+                kind: Some(kind.clone()),
+            };
+            outbox::row(destination, event_id, &event.lead_id, event.encode_to_vec())
+        })
+        .collect();
+    outbox::enqueue_rows(db, rows).await?;
 
     // The reason of a close is free text that may name the person, so only the configured
     // reason codes of rejections and recycles are logged.
@@ -178,14 +182,14 @@ impl EventSink for ActivitySink {
     }
 }
 
-/// Result of applying one scoring event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Applied {
-    /// The event was stored; it may have changed nothing, as an MQL event for a lead in the
+/// Counts of a delivered batch of scoring events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events stored; an event may have changed nothing, as an MQL event for a lead in the
     /// sales process does.
-    Applied,
-    /// The event was applied before.
-    Duplicate,
+    pub applied: i32,
+    /// Events applied before, or named twice in the batch.
+    pub duplicates: i32,
 }
 
 /// Failure to apply an event.
@@ -216,31 +220,87 @@ fn optional_time(
     }
 }
 
-/// Applies one scoring event at `now` in the caller's transaction: checks it, records it in
-/// the inbox and applies its kind. A malformed event changes nothing.
-pub async fn apply_scoring_event<C: ConnectionTrait>(
-    db: &C,
-    event: &ScoringEvent,
-    traceparent: &str,
-    now: DateTime<Utc>,
-) -> Result<Applied, EventError> {
+/// The fields every scoring event must carry, read before anything is stored.
+struct Checked<'a> {
+    event_id: Uuid,
+    lead_id: Uuid,
+    kind: &'a scoring_event::Kind,
+    create_time: Option<DateTime<Utc>>,
+}
+
+fn check(event: &ScoringEvent) -> Result<Checked<'_>, EventError> {
     let event_id = Uuid::parse_str(&event.event_id).map_err(|_| EventError::Invalid("event_id is not a UUID"))?;
     let lead_id = Uuid::parse_str(&event.lead_id).map_err(|_| EventError::Invalid("lead_id is not a UUID"))?;
     let Some(kind) = &event.kind else {
         return Err(EventError::Invalid("event has no kind"));
     };
     let create_time = optional_time(event.create_time.as_ref(), "create_time is not a valid timestamp")?;
+    Ok(Checked { event_id, lead_id, kind, create_time })
+}
 
-    if !outbox::inbox::record(db, event_id, SCORING).await? {
-        tracing::debug!(event_id = %event_id, lead_id = %lead_id, "scoring event applied before; skipped");
-        return Ok(Applied::Duplicate);
+/// Applies a delivered batch of scoring events at `now` in the caller's transaction. Every
+/// event is checked first, then the batch is recorded in the inbox with one statement, which
+/// leaves out the events applied before, and each new event is applied in order. On an error
+/// the caller rolls back. The error comes with the index of its event, or index 0 when the
+/// inbox statement failed.
+pub async fn apply_scoring_events<C: ConnectionTrait>(
+    db: &C,
+    events: &[ScoringEvent],
+    traceparent: &str,
+    now: DateTime<Utc>,
+) -> Result<BatchOutcome, (usize, EventError)> {
+    let mut checked = Vec::with_capacity(events.len());
+    for (index, event) in events.iter().enumerate() {
+        checked.push(check(event).map_err(|error| (index, error))?);
     }
+    let event_ids: Vec<Uuid> = checked.iter().map(|event| event.event_id).collect();
+    let mut to_apply = outbox::inbox::record_new(db, &event_ids, SCORING).await.map_err(|error| (0, error.into()))?;
 
+    let mut outcome = BatchOutcome::default();
+    let mut delivery = Delivery::default();
+    for (index, (event, checked)) in events.iter().zip(checked).enumerate() {
+        if !to_apply.remove(&checked.event_id) {
+            tracing::debug!(event_id = %checked.event_id, lead_id = %checked.lead_id, "scoring event applied before; skipped");
+            outcome.duplicates += 1;
+            continue;
+        }
+        // The event's traceparent continues the trace of the request that caused it; the
+        // delivery call's own context is the fallback.
+        let traceparent = if event.traceparent.is_empty() { traceparent } else { event.traceparent.as_str() };
+        apply_kind(db, &mut delivery, &checked, traceparent, now).await.map_err(|error| (index, error))?;
+        outcome.applied += 1;
+    }
+    Ok(outcome)
+}
+
+/// State shared by the events of one delivery: the settings, read once when an MQL needs them.
+#[derive(Default)]
+struct Delivery {
+    settings: Option<leadflow_proto::qualification::QualificationSettings>,
+}
+
+impl Delivery {
+    async fn settings<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+    ) -> Result<&leadflow_proto::qualification::QualificationSettings, DbErr> {
+        let settings = match self.settings.take() {
+            Some(settings) => settings,
+            None => settings::load(db).await?,
+        };
+        Ok(self.settings.insert(settings))
+    }
+}
+
+async fn apply_kind<C: ConnectionTrait>(
+    db: &C,
+    delivery: &mut Delivery,
+    event: &Checked<'_>,
+    traceparent: &str,
+    now: DateTime<Utc>,
+) -> Result<(), EventError> {
+    let Checked { event_id, lead_id, kind, create_time } = *event;
     let create_time = create_time.unwrap_or(now);
-    // The event's traceparent continues the trace of the request that caused it; the
-    // delivery call's own context is the fallback.
-    let traceparent = if event.traceparent.is_empty() { traceparent } else { event.traceparent.as_str() };
-
     match kind {
         scoring_event::Kind::LeadAttributed(attributed) => {
             apply_attributed(db, lead_id, attributed, create_time).await?;
@@ -248,7 +308,7 @@ pub async fn apply_scoring_event<C: ConnectionTrait>(
         }
         scoring_event::Kind::LeadsMerged(merged) => crate::identity::apply_leads_merged(db, lead_id, merged, now).await?,
         scoring_event::Kind::LeadBecameMql(mql) => {
-            apply_mql(db, event_id, lead_id, mql, create_time, now, traceparent).await?
+            apply_mql(db, delivery, event_id, lead_id, mql, create_time, now, traceparent).await?
         }
         scoring_event::Kind::ImportedOutcomeForwarded(forwarded) => {
             apply_imported_outcome(db, lead_id, forwarded, create_time).await?
@@ -257,7 +317,7 @@ pub async fn apply_scoring_event<C: ConnectionTrait>(
             crate::erasure::apply_lead_erased(db, lead_id, erased, traceparent, now).await?
         }
     }
-    Ok(Applied::Applied)
+    Ok(())
 }
 
 async fn apply_attributed<C: ConnectionTrait>(
@@ -276,8 +336,10 @@ async fn apply_attributed<C: ConnectionTrait>(
 
 /// Puts a lead into the queue as NEW unless it is already in the sales process, starts its
 /// first-touch deadline and assigns it to a rep when one can take it.
+#[allow(clippy::too_many_arguments)]
 async fn apply_mql<C: ConnectionTrait>(
     db: &C,
+    delivery: &mut Delivery,
     event_id: Uuid,
     lead_id: Uuid,
     mql: &LeadBecameMql,
@@ -288,13 +350,10 @@ async fn apply_mql<C: ConnectionTrait>(
     let crossed_at = optional_time(mql.crossed_at.as_ref(), "lead_became_mql.crossed_at is not a valid timestamp")?;
     let mql_time = crossed_at.unwrap_or(now);
 
-    // A lead normally arrives through LeadAttributed first. Without it, the MQL event's
-    // creation time is used as the lead's creation time.
-    store::ensure_funnel_lead(db, lead_id, &mql.source, &mql.campaign, create_time).await?;
-
     let existing = store::find_qualification(db, lead_id).await?;
     let current = existing.as_ref().map(|row| domain::state_from_name(&row.state));
     let MqlArrival::Enter(from) = domain::on_mql(current) else {
+        store::ensure_funnel_lead(db, lead_id, &mql.source, &mql.campaign, create_time).await?;
         tracing::warn!(
             event_id = %event_id,
             lead_id = %lead_id,
@@ -304,9 +363,10 @@ async fn apply_mql<C: ConnectionTrait>(
         return Ok(());
     };
 
-    let settings = settings::load(db).await?;
+    let settings = delivery.settings(db).await?;
+    let (sla_hours, mode) = (settings.first_touch_sla_hours, settings::assignment_mode(settings));
     // The deadline counts calendar hours from the time the lead entered the queue.
-    let due_time = now + chrono::Duration::hours(i64::from(settings.first_touch_sla_hours));
+    let due_time = now + chrono::Duration::hours(i64::from(sla_hours));
     let row = qualification::Model {
         lead_id,
         state: domain::state_name(QualificationState::New).to_owned(),
@@ -338,12 +398,14 @@ async fn apply_mql<C: ConnectionTrait>(
         }
     }
 
-    store::mark_stage(db, lead_id, Stage::Mql, mql_time).await?;
+    // A lead normally arrives through LeadAttributed first. Without it, the MQL event's
+    // creation time is used as the lead's creation time.
+    store::mark_mql(db, lead_id, &mql.source, &mql.campaign, create_time, mql_time).await?;
     let change =
         StateChange { lead_id, from, to: QualificationState::New, reason: "", change_time: now, actor: domain::SYSTEM_ACTOR };
     record_state_change(db, &change, traceparent).await?;
     sales::insert_sla_entry(db, lead_id, now, due_time).await?;
-    auto_assign(db, lead_id, &mql.attributes, settings::assignment_mode(&settings), now).await?;
+    auto_assign(db, lead_id, &mql.attributes, mode, now).await?;
     Ok(())
 }
 

@@ -185,6 +185,32 @@ pub async fn ensure_funnel_lead<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Records with one statement that a lead entered the queue at `mql_time`: its funnel row is
+/// created when missing, its first MQL time is set when still empty, and its MQL count goes
+/// up by one. `source`, `campaign` and `lead_create_time` fill a new row only.
+pub async fn mark_mql<C: ConnectionTrait>(
+    db: &C,
+    lead_id: Uuid,
+    source: &str,
+    campaign: &str,
+    lead_create_time: DateTime<Utc>,
+    mql_time: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut row = new_funnel_lead(lead_id, source, campaign, lead_create_time);
+    row.first_mql_time = Set(Some(mql_time));
+    row.mql_count = Set(1);
+    // Both databases name the stored row by its table and the proposed one `excluded`.
+    let on_conflict = OnConflict::column(funnel_lead::Column::LeadId)
+        .value(
+            funnel_lead::Column::FirstMqlTime,
+            Expr::cust(r#"COALESCE("funnel_lead"."first_mql_time", "excluded"."first_mql_time")"#),
+        )
+        .value(funnel_lead::Column::MqlCount, Expr::cust(r#""funnel_lead"."mql_count" + 1"#))
+        .to_owned();
+    funnel_lead::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await?;
+    Ok(())
+}
+
 /// Finds the funnel row of a lead.
 pub async fn find_funnel_lead<C: ConnectionTrait>(db: &C, lead_id: Uuid) -> Result<Option<funnel_lead::Model>, DbErr> {
     funnel_lead::Entity::find_by_id(lead_id).one(db).await
