@@ -444,8 +444,9 @@ catalogue! {
     BenchDatabaseRates => "database ({tool}, {clients} clients): {single} rows/s one per transaction, {batch} rows/s in 100-row transactions",
         "baza de date ({tool}, {clients} clienți): {single} rânduri/s câte unul pe tranzacție, {batch} rânduri/s în tranzacții de 100";
     BenchSectionPropagation => "Propagation", "Propagare";
-    BenchPropagationLoad => "offered {rate} calls/s; {arrived} of {probes} probes reached the queue",
-        "{rate} apeluri/s oferite; {arrived} din {probes} probe au ajuns în coadă";
+    BenchPropagationLoad => "offered {rate} calls/s, completed {done} calls/s; {arrived} of {probes} probes reached the queue",
+        "{rate} apeluri/s oferite, {done} apeluri/s încheiate; {arrived} din {probes} probe au ajuns în coadă";
+    BenchPropagationCalls => "TrackActivity, from the time each call was due", "TrackActivity, de la momentul programat al fiecărui apel";
     BenchToScore => "tracked → score updated", "urmărit → scor actualizat";
     BenchToQueue => "tracked → MQL in queue", "urmărit → MQL în coadă";
     BenchLatency => "p50 {p50} ms, p99 {p99} ms, max {max} ms", "p50 {p50} ms, p99 {p99} ms, maxim {max} ms";

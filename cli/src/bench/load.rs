@@ -196,19 +196,23 @@ pub async fn closed_loop(concurrency: usize, duration: Duration, call: Call) -> 
     result
 }
 
-/// Sends calls at `rate` per second for `duration`, each on its own task, whether or not the
-/// earlier ones returned. At most `max_in_flight` calls run at once; a call that finds them
-/// all busy waits, and the wait counts in its latency, so an overloaded server shows as
-/// latency instead of a lower offered rate.
-pub async fn open_loop(rate: f64, duration: Duration, max_in_flight: usize, call: Call) -> LoadResult {
-    let start = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
+/// Time after the start of an open loop at `rate` calls per second when call `number` is due.
+pub fn due_after(rate: f64, number: u64) -> Duration {
+    Duration::from_secs_f64(1.0 / rate.max(0.1)).mul_f64(number as f64)
+}
+
+/// Sends calls at `rate` per second for `duration` from `start`, each on its own task,
+/// whether or not the earlier ones returned; call `number` is due at `start` plus
+/// [`due_after`]. At most `max_in_flight` calls run at once; a call that finds them all busy
+/// waits, and the wait counts in its latency, so an overloaded server shows as latency instead
+/// of a lower offered rate.
+pub async fn open_loop(start: Instant, rate: f64, duration: Duration, max_in_flight: usize, call: Call) -> LoadResult {
     let total = (duration.as_secs_f64() * rate.max(0.1)).ceil() as u64;
     let permits = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
     let mut calls = tokio::task::JoinSet::new();
 
     for number in 0..total {
-        let due = start + interval.mul_f64(number as f64);
+        let due = start + due_after(rate, number);
         tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
         let (call, permits) = (call.clone(), permits.clone());
         calls.spawn(async move {

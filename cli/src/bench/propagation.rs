@@ -3,9 +3,11 @@
 //!
 //! The load is the unary page-view load sent at a fixed rate. About 20 times per second one
 //! call is a probe instead: a demo request of a new lead, which the benchmark's model turns
-//! into an MQL. Latency runs from the probe's send time on the client's clock to the ledger
-//! entry's `create_time` (scoring) and to the first state change of the lead's qualification
-//! (qualification). All processes run on this machine, so the clocks are the same.
+//! into an MQL. Latency runs from the time the probe was due in the open loop, on the client's
+//! clock, to the ledger entry's `create_time` (scoring) and to the first state change of the
+//! lead's qualification (qualification). A probe that waited for a free call slot because the
+//! activity service fell behind counts that wait too. All processes run on this machine, so
+//! the clocks are the same.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -49,6 +51,7 @@ pub struct Propagation {
 
 /// A probe acknowledged by the activity service.
 struct Probe {
+    /// The time the probe was due to be sent.
     sent: SystemTime,
     lead_id: String,
 }
@@ -68,8 +71,10 @@ pub async fn measure(
 
     let probes: Arc<Mutex<Vec<Probe>>> = Arc::default();
     let probe_every = (rate / PROBES_PER_SECOND).round().max(1.0) as u64;
-    let call = offered_call(Arc::new(activity), probe_every, probes.clone());
-    let result = load::open_loop(rate, duration, max_in_flight, call).await;
+    let (start, started) = (Instant::now(), SystemTime::now());
+    let due = move |number| started + load::due_after(rate, number);
+    let call = offered_call(Arc::new(activity), probe_every, due, probes.clone());
+    let result = load::open_loop(start, rate, duration, max_in_flight, call).await;
 
     let probes = std::mem::take(&mut *probes.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
     let mut to_score = load::histogram();
@@ -142,7 +147,12 @@ fn system_time(timestamp: prost_types::Timestamp) -> Option<SystemTime> {
     SystemTime::try_from(timestamp).ok()
 }
 
-fn offered_call(channels: Arc<Vec<Channel>>, probe_every: u64, probes: Arc<Mutex<Vec<Probe>>>) -> Call {
+fn offered_call(
+    channels: Arc<Vec<Channel>>,
+    probe_every: u64,
+    due: impl Fn(u64) -> SystemTime + Send + Sync + 'static,
+    probes: Arc<Mutex<Vec<Probe>>>,
+) -> Call {
     Arc::new(move |_, number| {
         let mut client = ActivityServiceClient::new(channels[number as usize % channels.len()].clone());
         let probe = number % probe_every == 0;
@@ -160,8 +170,8 @@ fn offered_call(channels: Arc<Vec<Channel>>, probe_every: u64, probes: Arc<Mutex
             super::page_view(1_000_000, number)
         };
         let probes = probes.clone();
+        let sent = due(number);
         Box::pin(async move {
-            let sent = SystemTime::now();
             let response = client.track_activity(request).await.map_err(|status| status.code())?.into_inner();
             if probe {
                 let lead_id = response.activity.map(|activity| activity.lead_id).unwrap_or_default();

@@ -210,10 +210,12 @@ impl Report {
             "  {}",
             Text::BenchPropagationLoad.fill(lang, &[
                 ("rate", &format!("{:.0}", propagation.offered_per_second)),
+                ("done", &format!("{:.0}", propagation.calls.per_second)),
                 ("probes", &propagation.probes),
                 ("arrived", &propagation.arrived),
             ])
         );
+        print_latency(lang, Text::BenchPropagationCalls, &propagation.calls.latency);
         print_latency(lang, Text::BenchToScore, &propagation.to_score);
         print_latency(lang, Text::BenchToQueue, &propagation.to_queue);
         println!();
