@@ -181,7 +181,10 @@ fn report_and_fit_against_suite() {
     let fitted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let version = fitted["version"].as_i64().expect("draft version");
     assert_eq!(fitted["features"][0]["rule_id"], "plan-pro", "plan = pro drives the outcome: {fitted}");
-    assert!(fitted["holdout"]["roc_auc"].as_f64().unwrap() > 0.7, "{}", fitted["holdout"]);
+    // Ranking by plan alone gives an AUC of 0.8 on this data, and a model that ignores the
+    // plan about 0.5. The holdout is about 115 leads picked by hashing random lead ids, so its
+    // AUC varies between runs, by an estimated 0.05.
+    assert!(fitted["holdout"]["roc_auc"].as_f64().unwrap() > 0.6, "{}", fitted["holdout"]);
     assert_eq!(fitted["training"]["lead_count"].as_i64().unwrap() + fitted["holdout"]["lead_count"].as_i64().unwrap(), 460);
 
     let svg_path = suite.data_dir.path().join("quality.svg");
