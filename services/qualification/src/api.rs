@@ -1042,6 +1042,8 @@ mod tests {
         assert_eq!(renewed.history.last().unwrap().from_state, QualificationState::Recycled as i32);
         let funnel = store::find_funnel_lead(&fixture.db, lead_id).await.unwrap().unwrap();
         assert_eq!(funnel.mql_count, 2);
+        let first_mql = DateTime::parse_from_rfc3339("2026-01-10T08:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(funnel.first_mql_time, Some(first_mql), "the first entry keeps its time");
 
         fixture.finish().await;
     }

@@ -226,11 +226,9 @@ pub async fn set_imported_outcome<C: ConnectionTrait>(db: &C, lead_id: Uuid, out
     Ok(())
 }
 
-/// Funnel stage of a lead that sales or scoring moved forward.
+/// Funnel stage of a lead that sales moved forward. Entering the queue is [`mark_mql`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// The lead entered the queue.
-    Mql,
     /// Sales accepted the lead.
     Sql,
     /// Sales closed the lead as won.
@@ -242,16 +240,13 @@ pub enum Stage {
 }
 
 /// Records that a lead reached `stage` at `time`: the stage time is set when it is still
-/// empty, and MQL and SQL entries are counted. Returns false when the lead has no funnel row.
+/// empty, and SQL entries are counted. Returns false when the lead has no funnel row.
 pub async fn mark_stage<C: ConnectionTrait>(db: &C, lead_id: Uuid, stage: Stage, time: DateTime<Utc>) -> Result<bool, DbErr> {
     let first = |column: funnel_lead::Column| -> SimpleExpr { Func::coalesce([Expr::col(column).into(), Expr::value(time)]).into() };
     let increment = |column: funnel_lead::Column| -> SimpleExpr { Expr::col(column).add(1) };
 
     let update = funnel_lead::Entity::update_many().filter(funnel_lead::Column::LeadId.eq(lead_id));
     let update = match stage {
-        Stage::Mql => update
-            .col_expr(funnel_lead::Column::FirstMqlTime, first(funnel_lead::Column::FirstMqlTime))
-            .col_expr(funnel_lead::Column::MqlCount, increment(funnel_lead::Column::MqlCount)),
         Stage::Sql => update
             .col_expr(funnel_lead::Column::FirstSqlTime, first(funnel_lead::Column::FirstSqlTime))
             .col_expr(funnel_lead::Column::SqlCount, increment(funnel_lead::Column::SqlCount)),
