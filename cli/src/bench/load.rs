@@ -202,8 +202,8 @@ pub fn due_after(rate: f64, number: u64) -> Duration {
 }
 
 /// Sends calls at `rate` per second for `duration` from `start`, each on its own task,
-/// whether or not the earlier ones returned; call `number` is due at `start` plus
-/// [`due_after`]. At most `max_in_flight` calls run at once; a call that finds them all busy
+/// whether or not the earlier ones returned. Call `number` is due at `start` plus
+/// [`due_after`]. At most `max_in_flight` calls run at once. A call that finds them all busy
 /// waits, and the wait counts in its latency, so an overloaded server shows as latency instead
 /// of a lower offered rate.
 pub async fn open_loop(start: Instant, rate: f64, duration: Duration, max_in_flight: usize, call: Call) -> LoadResult {

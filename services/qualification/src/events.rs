@@ -239,9 +239,9 @@ fn check(event: &ScoringEvent) -> Result<Checked<'_>, EventError> {
 }
 
 /// Applies a delivered batch of scoring events at `now` in the caller's transaction. The ids,
-/// kind and creation time of every event are checked first, then the batch is recorded in the
-/// inbox with one statement, which leaves out the events applied before, and each new event is
-/// applied in order; the fields inside each kind are checked as it is applied. On an error
+/// kind and creation time of every event are checked first. The batch is then recorded in the
+/// inbox with one statement, which leaves out the events applied before. Each new event is
+/// applied in order, and the fields inside its kind are checked as it is applied. On an error
 /// the caller rolls back. The error comes with the index of its event, or index 0 when the
 /// inbox statement failed.
 pub async fn apply_scoring_events<C: ConnectionTrait>(

@@ -35,6 +35,12 @@ fn limited(rule: BehaviorRule, kind: LimitKind) -> BehaviorRule {
     BehaviorRule { limit: Some(FrequencyLimit { kind: kind as i32, ..FrequencyLimit::default() }), ..rule }
 }
 
+/// Limits `rule` to `max_count` counted activities per hour.
+fn per_hour(rule: BehaviorRule, max_count: i32) -> BehaviorRule {
+    let window = Some(prost_types::Duration { seconds: 3600, nanos: 0 });
+    BehaviorRule { limit: Some(FrequencyLimit { kind: LimitKind::PerWindow as i32, max_count, window }), ..rule }
+}
+
 fn no_decay(rule: BehaviorRule) -> BehaviorRule {
     BehaviorRule { decay: Some(Decay { policy: Some(decay::Policy::None(true)) }), ..rule }
 }
@@ -216,14 +222,7 @@ async fn once_per_email_and_every_event() {
 async fn hourly_limit_out_of_order() {
     for database in databases("hourly").await {
         let model = api::ScoringModel {
-            rules: vec![BehaviorRule {
-                limit: Some(FrequencyLimit {
-                    kind: LimitKind::PerWindow as i32,
-                    max_count: 1,
-                    window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
-                }),
-                ..rule("view", ActivityType::PageView, 1)
-            }],
+            rules: vec![per_hour(rule("view", ActivityType::PageView, 1), 1)],
             mql_threshold: 100,
             ..api::ScoringModel::default()
         };
@@ -256,14 +255,7 @@ async fn limits_hold_across_batches_in_order() {
                 no_decay(rule("view", ActivityType::PageView, 1)),
                 no_decay(limited(rule("webinar", ActivityType::WebinarRegistration, 10), LimitKind::OncePerLead)),
                 no_decay(limited(rule("guide", ActivityType::ContentDownload, 4), LimitKind::OncePerAsset)),
-                no_decay(BehaviorRule {
-                    limit: Some(FrequencyLimit {
-                        kind: LimitKind::PerWindow as i32,
-                        max_count: 2,
-                        window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
-                    }),
-                    ..rule("form", ActivityType::FormSubmission, 5)
-                }),
+                no_decay(per_hour(rule("form", ActivityType::FormSubmission, 5), 2)),
             ],
             mql_threshold: 1000,
             ..api::ScoringModel::default()
@@ -336,14 +328,7 @@ async fn sub_microsecond_instants_score_as_stored() {
     for database in databases("sub_microsecond").await {
         let model = api::ScoringModel {
             rules: vec![
-                no_decay(BehaviorRule {
-                    limit: Some(FrequencyLimit {
-                        kind: LimitKind::PerWindow as i32,
-                        max_count: 1,
-                        window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
-                    }),
-                    ..rule("form", ActivityType::FormSubmission, 5)
-                }),
+                no_decay(per_hour(rule("form", ActivityType::FormSubmission, 5), 1)),
                 no_decay(rule("view", ActivityType::PageView, 1)),
             ],
             mql_threshold: 1000,
@@ -656,14 +641,7 @@ mod property {
     fn model_with_limits(decay: Option<Decay>) -> api::ScoringModel {
         api::ScoringModel {
             rules: vec![
-                BehaviorRule {
-                    limit: Some(FrequencyLimit {
-                        kind: LimitKind::PerWindow as i32,
-                        max_count: 2,
-                        window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }),
-                    }),
-                    ..rule("view", ActivityType::PageView, 1)
-                },
+                per_hour(rule("view", ActivityType::PageView, 1), 2),
                 limited(rule("open", ActivityType::EmailOpen, 2), LimitKind::OncePerAsset),
                 rule("click", ActivityType::EmailClick, 3),
                 rule("unsubscribe", ActivityType::Unsubscribe, -7),

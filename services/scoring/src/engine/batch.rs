@@ -110,7 +110,7 @@ impl Batch {
     /// latest stored instant of each lead and whether one is pending. Another reads the
     /// counted activities within reach. The other leads, and those that become MQLs, are
     /// evaluated over every stored activity, read with one more query. Leads whose score the
-    /// batch creates have nothing stored, so none of these queries asks for them.
+    /// batch creates have nothing stored, so these queries leave them out.
     pub async fn settle<C: ConnectionTrait>(
         &mut self,
         db: &C,
