@@ -443,6 +443,8 @@ catalogue! {
     BenchFailures => "failed: {failures}", "eșuate: {failures}";
     BenchDatabaseRates => "database ({tool}, {clients} clients): {single} rows/s one per transaction, {batch} rows/s in 100-row transactions",
         "baza de date ({tool}, {clients} clienți): {single} rânduri/s câte unul pe tranzacție, {batch} rânduri/s în tranzacții de 100";
+    BenchDatabaseWriteSet => "database, the rows of TrackActivity calls (activity, outbox event, stored response), {per_transaction} calls per transaction, {clients} clients: {calls} calls/s",
+        "baza de date, rândurile apelurilor TrackActivity (activitate, eveniment în outbox, răspuns păstrat), {per_transaction} apeluri pe tranzacție, {clients} clienți: {calls} apeluri/s";
     BenchSectionPropagation => "Propagation", "Propagare";
     BenchPropagationLoad => "offered {rate} calls/s, completed {done} calls/s; {arrived} of {probes} probes reached the queue",
         "{rate} apeluri/s oferite, {done} apeluri/s încheiate; {arrived} din {probes} probe au ajuns în coadă";
@@ -456,6 +458,7 @@ catalogue! {
     BenchSectionRatios => "Ratios", "Rapoarte";
     BenchRatioUnaryDatabase => "unary ingest ÷ database single-row inserts", "ingestie unară ÷ inserări de câte un rând";
     BenchRatioImportDatabase => "import ÷ database 100-row inserts", "import ÷ inserări de câte 100 de rânduri";
+    BenchRatioUnaryWriteSet => "unary ingest ÷ database storing the same calls' rows", "ingestie unară ÷ baza de date care stochează rândurile acelorași apeluri";
     BenchRatioUnaryNoop => "unary ingest ÷ no-op gRPC server", "ingestie unară ÷ server gRPC fără prelucrare";
     BenchRatioLayeredBare => "our layers ÷ bare tonic on Health/Check", "straturile noastre ÷ tonic simplu la Health/Check";
     BenchSectionTargets => "Targets", "Ținte";

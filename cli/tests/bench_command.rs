@@ -53,7 +53,10 @@ fn bench_reports_every_section() {
     assert!(report["baselines"]["noop_track"]["calls"].as_u64().is_some_and(|calls| calls > 0));
     assert!(report["baselines"]["health_bare"]["calls"].as_u64().is_some_and(|calls| calls > 0));
     assert!(report["baselines"]["health_layered"]["calls"].as_u64().is_some_and(|calls| calls > 0));
-    assert_eq!(report["baselines"]["database"]["tool"], "sqlx");
+    let database = &report["baselines"]["database"];
+    assert_eq!(database["tool"], "sqlx");
+    assert!(database["write_set_calls_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{database}");
+    assert!(report["ratios"]["unary_to_database_write_set"].as_f64().is_some_and(|ratio| ratio > 0.0), "{report}");
 
     let propagation = &report["propagation"];
     assert!(propagation["probes"].as_u64().is_some_and(|probes| probes > 0), "{propagation}");

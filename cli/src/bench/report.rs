@@ -62,6 +62,8 @@ pub struct Ratios {
     pub unary_to_database_single_row: f64,
     /// Bulk import activities ÷ rows inserted in 100-row transactions.
     pub import_to_database_batch: f64,
+    /// Unary ingest ÷ the database storing the rows of the same calls, without our code.
+    pub unary_to_database_write_set: f64,
     /// Unary ingest ÷ the no-op gRPC server.
     pub unary_to_noop_grpc: f64,
     /// Health checks through our layers ÷ on a bare server.
@@ -129,6 +131,7 @@ impl Report {
         let ratios = Ratios {
             unary_to_database_single_row: ratio(unary.per_second, baselines.database.single_row_per_second),
             import_to_database_batch: ratio(import.per_second, baselines.database.batch_rows_per_second),
+            unary_to_database_write_set: ratio(unary.per_second, baselines.database.write_set_calls_per_second),
             unary_to_noop_grpc: ratio(unary.per_second, baselines.noop_track.per_second),
             layered_to_bare_health: ratio(baselines.health_layered.per_second, baselines.health_bare.per_second),
         };
@@ -202,6 +205,14 @@ impl Report {
                 ("batch", &format!("{:.0}", database.batch_rows_per_second)),
             ])
         );
+        println!(
+            "  {}",
+            Text::BenchDatabaseWriteSet.fill(lang, &[
+                ("calls", &format!("{:.0}", database.write_set_calls_per_second)),
+                ("per_transaction", &super::baseline::WRITE_SET_CALLS),
+                ("clients", &database.write_set_clients),
+            ])
+        );
         println!();
 
         println!("{}", text(Text::BenchSectionPropagation));
@@ -239,6 +250,7 @@ impl Report {
         for (label, value) in [
             (Text::BenchRatioUnaryDatabase, ratios.unary_to_database_single_row),
             (Text::BenchRatioImportDatabase, ratios.import_to_database_batch),
+            (Text::BenchRatioUnaryWriteSet, ratios.unary_to_database_write_set),
             (Text::BenchRatioUnaryNoop, ratios.unary_to_noop_grpc),
             (Text::BenchRatioLayeredBare, ratios.layered_to_bare_health),
         ] {
