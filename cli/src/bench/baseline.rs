@@ -39,8 +39,8 @@ pub const BATCH_ROWS: u64 = 100;
 /// the group commit on PostgreSQL.
 pub const WRITE_SET_CALLS: u64 = 32;
 
-/// pgbench clients of the write-set baseline. The group commit runs two writers. On the
-/// benchmark machine two, four and eight clients gave about the same rate, four the highest.
+/// pgbench clients of the write-set baseline. The group commit runs two writers. In a trial on
+/// the benchmark machine two, four and eight clients gave about the same rate, four the highest.
 const WRITE_SET_CLIENTS: usize = 4;
 
 /// A server that runs until the returned handle is dropped.
@@ -331,16 +331,22 @@ async fn insert_rows(connection: &mut sqlx::SqliteConnection, next: &mut u64, ro
     for _ in 0..rows {
         *next += 1;
         let now = chrono::Utc::now().to_rfc3339();
-        sqlx::query("INSERT INTO bench_activity VALUES (?, ?, 'page_view', ?, '{\"url\":\"/pricing\"}', ?, ?)")
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&now)
-            .bind(format!("bench-{next}"))
-            .bind(&now)
-            .execute(&mut *txn)
-            .await?;
+        insert_activity(&mut txn, *next, &uuid::Uuid::now_v7().to_string(), &now).await?;
     }
     txn.commit().await?;
+    Ok(())
+}
+
+/// Inserts one page view of `lead_id` with the idempotency key `bench-{number}`.
+async fn insert_activity(connection: &mut sqlx::SqliteConnection, number: u64, lead_id: &str, now: &str) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO bench_activity VALUES (?, ?, 'page_view', ?, '{\"url\":\"/pricing\"}', ?, ?)")
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(lead_id)
+        .bind(now)
+        .bind(format!("bench-{number}"))
+        .bind(now)
+        .execute(connection)
+        .await?;
     Ok(())
 }
 
@@ -356,14 +362,7 @@ async fn insert_write_sets(connection: &mut sqlx::SqliteConnection, next: &mut u
         *next += 1;
         let now = chrono::Utc::now().to_rfc3339();
         let lead_id = uuid::Uuid::now_v7().to_string();
-        sqlx::query("INSERT INTO bench_activity VALUES (?, ?, 'page_view', ?, '{\"url\":\"/pricing\"}', ?, ?)")
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&lead_id)
-            .bind(&now)
-            .bind(format!("bench-{next}"))
-            .bind(&now)
-            .execute(&mut *txn)
-            .await?;
+        insert_activity(&mut txn, *next, &lead_id, &now).await?;
         sqlx::query("INSERT INTO bench_outbox (event_id, destination, lead_id, payload, create_time) VALUES (?, 'scoring', ?, ?, ?)")
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(&lead_id)
